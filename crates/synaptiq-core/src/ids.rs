@@ -1,0 +1,124 @@
+//! Prefixed identifiers: a type prefix plus a ULID, e.g. `lead_01HQ3VXK9BWMN4F6T2P8R5GYSC`.
+//!
+//! Each id is its own newtype so an organization id can never be passed where a key id is
+//! expected; parsing checks the prefix and the ULID.
+
+use std::fmt;
+
+/// Why a string is not a valid id of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {kind} id (expected `{prefix}` followed by a 26-character ULID)")]
+pub struct IdError {
+    /// The id kind, e.g. "lead".
+    pub kind: &'static str,
+    /// The expected prefix, e.g. "lead_".
+    pub prefix: &'static str,
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The type prefix, including the underscore.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new, unique id (ULIDs sort by creation time).
+            pub fn generate() -> Self {
+                Self(format!("{}{}", $prefix, ulid::Ulid::new()))
+            }
+
+            /// Parses and validates an id received from outside.
+            pub fn parse(s: &str) -> Result<Self, IdError> {
+                let err = IdError { kind: $kind, prefix: $prefix };
+                let rest = s.strip_prefix($prefix).ok_or(err.clone())?;
+                let ulid = ulid::Ulid::from_string(rest).map_err(|_| err.clone())?;
+                // Canonical upper-case form, so lookups never miss on case.
+                Ok(Self(format!("{}{}", $prefix, ulid)))
+            }
+
+            /// The id as it appears on the wire and in storage.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(s: String) -> Result<Self, IdError> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// An organization (a customer account).
+    OrgId, "org_", "organization"
+);
+prefixed_id!(
+    /// An API key (never the secret itself).
+    KeyId, "key_", "key"
+);
+prefixed_id!(
+    /// A lead.
+    LeadId, "lead_", "lead"
+);
+prefixed_id!(
+    /// A dashboard user.
+    UserId, "user_", "user"
+);
+prefixed_id!(
+    /// An audit event.
+    AuditEventId, "aud_", "audit event"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_prefix_check() {
+        let id = LeadId::generate();
+        assert!(id.as_str().starts_with("lead_"));
+        assert_eq!(LeadId::parse(id.as_str()), Ok(id.clone()));
+        assert!(KeyId::parse(id.as_str()).is_err());
+        assert!(LeadId::parse("lead_nope").is_err());
+        assert!(LeadId::parse("").is_err());
+    }
+
+    #[test]
+    fn parse_canonicalises_case() {
+        let id = OrgId::generate();
+        let lower = format!("org_{}", id.as_str()["org_".len()..].to_lowercase());
+        assert_eq!(OrgId::parse(&lower), Ok(id));
+    }
+}

@@ -1,0 +1,22 @@
+//! The rules of Synaptiq, without I/O.
+//!
+//! # Layout
+//! - [`ids`]: prefixed ULID identifiers (`org_…`, `key_…`, `lead_…`) as newtypes.
+//! - [`key`]: the API key format (`sk_live_`/`sk_test_` + 30 random + 6 checksum, base62),
+//!   generation, parsing, display hints, and the redacted [`key::ApiKeySecret`].
+//! - [`hash`]: the server pepper and the HMAC-SHA256 [`hash::KeyHash`] stored instead of a key.
+//! - [`scope`]: scopes, environments and which scope a request needs.
+//! - [`plan`]: organization plans and the rate policy table of the seed.
+//! - [`gcra`]: the arithmetic of the generic cell rate algorithm (rate limiting).
+//! - [`net`]: IP allow-lists.
+//!
+//! Nothing here touches the network, a database, a clock or async runtimes: callers pass
+//! `now` in, which keeps every rule testable.
+
+pub mod gcra;
+pub mod hash;
+pub mod ids;
+pub mod key;
+pub mod net;
+pub mod plan;
+pub mod scope;

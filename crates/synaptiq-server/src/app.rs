@@ -1,0 +1,58 @@
+//! The shared application state.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use synaptiq_core::hash::Pepper;
+use synaptiq_store::Store;
+
+use crate::auth::KeyCache;
+use crate::config::ServerConfig;
+use crate::ratelimit::RateLimiter;
+
+/// Cheap to clone; what handlers receive.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// Everything a request may need.
+pub struct App {
+    /// Storage (SQLite now; PostgreSQL later), never generic.
+    pub store: Arc<dyn Store>,
+    /// The pepper keys are hashed under.
+    pub pepper: Pepper,
+    /// Verified keys by hash, invalidated by the change epoch.
+    pub keys: KeyCache,
+    /// Per-key rate limits and the failed-authentication throttle.
+    pub limiter: RateLimiter,
+    /// The configuration the server started with.
+    pub config: ServerConfig,
+    /// The OpenAPI document, rendered once.
+    pub openapi: axum::body::Bytes,
+    /// `public_url` as shared string for links.
+    pub public_url: Arc<str>,
+}
+
+impl App {
+    /// Assembles the state.
+    pub fn build(store: Arc<dyn Store>, pepper: Pepper, config: ServerConfig) -> AppState {
+        let public_url: Arc<str> = Arc::from(config.public_url.trim_end_matches('/'));
+        AppState(Arc::new(App {
+            store,
+            pepper,
+            keys: KeyCache::default(),
+            limiter: RateLimiter::default(),
+            config,
+            openapi: serde_json::to_vec(&crate::openapi::document())
+                .unwrap_or_default()
+                .into(),
+            public_url,
+        }))
+    }
+}

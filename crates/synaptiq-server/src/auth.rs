@@ -1,0 +1,199 @@
+//! Authentication: Bearer parsing, key verification and its cache.
+//!
+//! Verification is the hot path: parse and checksum (no allocation), HMAC under the pepper,
+//! then an in-memory map from hash to the key's record. The map is emptied whenever the
+//! database's change epoch moves (a key revoked or a plan changed by any process), checked
+//! every `cache_poll_interval`; changes made through this server also clear it at once.
+//! Unknown hashes are remembered for one second so that floods of well-formed unknown keys do
+//! not each cost a query, yet a key created by the CLI works within a second.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use synaptiq_core::hash::KeyHash;
+use synaptiq_store::AuthRecord;
+use synaptiq_types::ErrorCode;
+use synaptiq_types::error::UNAUTHORIZED_MESSAGE;
+
+use crate::error::ApiError;
+
+/// How long an unknown hash is remembered.
+const NEGATIVE_TTL: Duration = Duration::from_secs(1);
+/// How long a found key is trusted without re-reading it (besides epoch invalidation).
+const POSITIVE_TTL: Duration = Duration::from_secs(60);
+/// The cache is emptied when it grows past this many entries.
+const MAX_ENTRIES: usize = 500_000;
+
+/// Why a request is not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header.
+    Missing,
+    /// Header present but not one well-formed Bearer key, or an unknown key.
+    Invalid,
+    /// The key expired (or its rotation grace ended).
+    Expired,
+    /// The key was revoked.
+    Revoked,
+}
+
+impl AuthFailure {
+    /// The 401 response, with the RFC 6750 challenge.
+    pub fn to_error(self) -> ApiError {
+        let message = match self {
+            AuthFailure::Missing | AuthFailure::Invalid => UNAUTHORIZED_MESSAGE,
+            AuthFailure::Expired => {
+                "This API key has expired. Use its replacement or create a new key in the dashboard."
+            }
+            AuthFailure::Revoked => {
+                "This API key has been revoked. Use its replacement or create a new key in the dashboard."
+            }
+        };
+        let challenge = match self {
+            AuthFailure::Missing => r#"Bearer realm="synaptiq""#,
+            _ => r#"Bearer realm="synaptiq", error="invalid_token""#,
+        };
+        ApiError::new(ErrorCode::Unauthorized, message).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        )
+    }
+}
+
+/// Extracts the token of the one `Authorization: Bearer <token>` header.
+///
+/// The scheme is case-insensitive (RFC 9110 §11.1); one or more spaces separate it from the
+/// token; the token is the rest of the value and must not contain spaces. Two headers, another
+/// scheme, or a non-ASCII value are refused.
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(AuthFailure::Missing);
+    };
+    if values.next().is_some() {
+        return Err(AuthFailure::Invalid);
+    }
+    let value = value.to_str().map_err(|_| AuthFailure::Invalid)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::Invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::Invalid);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.is_empty() || token.contains([' ', '\t']) {
+        return Err(AuthFailure::Invalid);
+    }
+    Ok(token)
+}
+
+enum Entry {
+    Found(Arc<AuthRecord>, Instant),
+    Missing(Instant),
+}
+
+/// Lookup result of the cache.
+pub enum Cached {
+    /// Known key.
+    Found(Arc<AuthRecord>),
+    /// Known not to exist (recently).
+    Missing,
+    /// Not in the cache: ask the store.
+    Unknown,
+}
+
+/// Verified keys by hash.
+#[derive(Default)]
+pub struct KeyCache {
+    map: RwLock<HashMap<KeyHash, Entry>>,
+    epoch: AtomicI64,
+}
+
+impl KeyCache {
+    /// What the cache knows about `hash`.
+    pub fn get(&self, hash: &KeyHash) -> Cached {
+        let Ok(map) = self.map.read() else {
+            return Cached::Unknown;
+        };
+        match map.get(hash) {
+            Some(Entry::Found(rec, at)) if at.elapsed() < POSITIVE_TTL => {
+                Cached::Found(rec.clone())
+            }
+            Some(Entry::Missing(at)) if at.elapsed() < NEGATIVE_TTL => Cached::Missing,
+            _ => Cached::Unknown,
+        }
+    }
+
+    /// Remembers a store answer.
+    pub fn put(&self, hash: KeyHash, rec: Option<Arc<AuthRecord>>) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        let now = Instant::now();
+        map.insert(
+            hash,
+            rec.map_or(Entry::Missing(now), |r| Entry::Found(r, now)),
+        );
+    }
+
+    /// Forgets everything (after a change made through this server).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.write() {
+            map.clear();
+        }
+    }
+
+    /// Notes the database's change epoch; clears the cache when it moved.
+    pub fn observe_epoch(&self, epoch: i64) {
+        if self.epoch.swap(epoch, Ordering::AcqRel) != epoch {
+            self.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).expect("ascii"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token(&headers(&[])), Err(AuthFailure::Missing));
+        assert_eq!(bearer_token(&headers(&["Bearer abc"])), Ok("abc"));
+        assert_eq!(bearer_token(&headers(&["bearer abc"])), Ok("abc"));
+        assert_eq!(bearer_token(&headers(&["BEARER   abc"])), Ok("abc"));
+        for bad in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Basic abc",
+            "Bearer a b",
+            "Bearerabc",
+            "Token abc",
+        ] {
+            assert_eq!(
+                bearer_token(&headers(&[bad])),
+                Err(AuthFailure::Invalid),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            bearer_token(&headers(&["Bearer a", "Bearer a"])),
+            Err(AuthFailure::Invalid)
+        );
+    }
+}

@@ -1,0 +1,146 @@
+//! The Leads resource. Every call is scoped to the caller's organization and environment.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use synaptiq_core::ids::LeadId;
+use synaptiq_types::leads::{
+    CreateLead, Lead, LeadList, LeadListQuery, LeadSearchQuery, UpdateLead,
+};
+use synaptiq_types::pagination::PageRequest;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::{JsonBody, Query};
+use crate::stack::Caller;
+
+/// A lead id from the path; anything malformed is simply not found.
+fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
+    LeadId::parse(raw).map_err(|_| ApiError::not_found("lead"))
+}
+
+/// Lists leads, filtered and sorted.
+#[utoipa::path(get, path = "/api/v1/leads", tag = "leads", params(LeadListQuery),
+    responses((status = 200, description = "A page of leads.", body = LeadList)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<LeadListQuery>,
+) -> Result<Json<LeadList>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let k = &caller.auth.key;
+    let (data, total) = app
+        .store
+        .list_leads(&k.org_id, k.environment, &q, page)
+        .await?;
+    Ok(Json(LeadList {
+        data,
+        pagination: page.describe(total),
+    }))
+}
+
+/// Searches leads by name, email or company.
+#[utoipa::path(get, path = "/api/v1/leads/search", tag = "leads", params(LeadSearchQuery),
+    responses((status = 200, description = "Matching leads, best first.", body = LeadList)))]
+pub async fn search(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<LeadSearchQuery>,
+) -> Result<Json<LeadList>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let needle = q.q.trim();
+    if needle.is_empty() || needle.chars().count() > 200 {
+        return Err(ApiError::invalid("q", "q must be 1 to 200 characters."));
+    }
+    let k = &caller.auth.key;
+    let (data, total) = app
+        .store
+        .search_leads(&k.org_id, k.environment, needle, page)
+        .await?;
+    Ok(Json(LeadList {
+        data,
+        pagination: page.describe(total),
+    }))
+}
+
+/// Fetches one lead.
+#[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads",
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+    responses((status = 200, description = "The lead.", body = Lead)))]
+pub async fn get(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Lead>, ApiError> {
+    let id = lead_id(&id)?;
+    let k = &caller.auth.key;
+    let lead = app.store.get_lead(&k.org_id, k.environment, &id).await?;
+    lead.map(Json).ok_or_else(|| ApiError::not_found("lead"))
+}
+
+/// Creates a lead.
+#[utoipa::path(post, path = "/api/v1/leads", tag = "leads", request_body = CreateLead,
+    responses(
+        (status = 201, description = "The new lead.", body = Lead,
+         headers(("Location" = String, description = "The lead's URL."))),
+        (status = 409, description = "A lead with this email exists (`param: email`).", body = synaptiq_types::ErrorBody),
+    ))]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    JsonBody(body): JsonBody<CreateLead>,
+) -> Result<Response, ApiError> {
+    body.validate()?;
+    let k = &caller.auth.key;
+    let lead = app
+        .store
+        .create_lead(&k.org_id, k.environment, &body)
+        .await?;
+    let mut res = (StatusCode::CREATED, Json(&lead)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/leads/{}", lead.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// Updates some fields of a lead.
+#[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", request_body = UpdateLead,
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+    responses(
+        (status = 200, description = "The updated lead.", body = Lead),
+        (status = 409, description = "Another lead has this email (`param: email`).", body = synaptiq_types::ErrorBody),
+    ))]
+pub async fn update(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdateLead>,
+) -> Result<Json<Lead>, ApiError> {
+    let id = lead_id(&id)?;
+    body.validate()?;
+    let k = &caller.auth.key;
+    let lead = app
+        .store
+        .update_lead(&k.org_id, k.environment, &id, &body)
+        .await?;
+    lead.map(Json).ok_or_else(|| ApiError::not_found("lead"))
+}
+
+/// Deletes a lead.
+#[utoipa::path(delete, path = "/api/v1/leads/{id}", tag = "leads",
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+    responses((status = 204, description = "Deleted.")))]
+pub async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = lead_id(&id)?;
+    let k = &caller.auth.key;
+    if app.store.delete_lead(&k.org_id, k.environment, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("lead"))
+    }
+}

@@ -1,0 +1,126 @@
+//! Every route of the server, each with the access it requires, in one table.
+//!
+//! The router is built from [`table`], and so are the authorization matrix test and the
+//! comparison with the OpenAPI document: a route cannot exist without declaring its access.
+
+pub mod health;
+pub mod leads;
+pub mod me;
+
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter, on};
+use synaptiq_core::scope::Scope;
+
+use crate::app::AppState;
+
+/// What a route requires of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key (health, OpenAPI, documentation).
+    Public,
+    /// Any valid key, whatever its scope (`GET /api/v1/me`).
+    AnyKey,
+    /// A valid key with at least this scope.
+    Scope(Scope),
+}
+
+/// One route.
+#[derive(Debug, Clone)]
+pub struct RouteDef {
+    /// HTTP method (HEAD is served by GET routes).
+    pub method: Method,
+    /// Path template in axum syntax (`/api/v1/leads/{id}`), which is also OpenAPI's.
+    pub path: &'static str,
+    /// Required access.
+    pub access: Access,
+    /// Whether the OpenAPI document describes it (documentation pages are not API operations).
+    pub in_openapi: bool,
+}
+
+fn filter(m: &Method) -> MethodFilter {
+    match *m {
+        Method::POST => MethodFilter::POST,
+        Method::PATCH => MethodFilter::PATCH,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        _ => MethodFilter::GET,
+    }
+}
+
+/// One table row: the method is declared once and drives both the router and the checks.
+fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let router = on(filter(&method), handler);
+    (
+        RouteDef {
+            method,
+            path,
+            access,
+            in_openapi: true,
+        },
+        router,
+    )
+}
+
+/// A table row that is not an API operation (documentation pages).
+fn page<H, T>(path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let (def, router) = route(Method::GET, path, Access::Public, handler);
+    (
+        RouteDef {
+            in_openapi: false,
+            ..def
+        },
+        router,
+    )
+}
+
+/// A route and its handler.
+pub type Route = (RouteDef, MethodRouter<AppState>);
+
+/// The table. Read it as the server's map.
+pub fn table() -> Vec<Route> {
+    use Access::{AnyKey, Public, Scope as Needs};
+    use Method as M;
+    use Scope::{Admin, Read, Write};
+    vec![
+        route(M::GET, "/healthz", Public, health::healthz),
+        route(M::GET, "/readyz", Public, health::readyz),
+        route(
+            M::GET,
+            "/api/v1/openapi.json",
+            Public,
+            crate::openapi::serve,
+        ),
+        page("/docs", crate::docs::index),
+        page("/docs/api-reference/{page}", crate::docs::page),
+        route(M::GET, "/api/v1/me", AnyKey, me::me),
+        route(M::GET, "/api/v1/leads", Needs(Read), leads::list),
+        route(M::POST, "/api/v1/leads", Needs(Write), leads::create),
+        route(M::GET, "/api/v1/leads/search", Needs(Read), leads::search),
+        route(M::GET, "/api/v1/leads/{id}", Needs(Read), leads::get),
+        route(M::PATCH, "/api/v1/leads/{id}", Needs(Write), leads::update),
+        route(M::DELETE, "/api/v1/leads/{id}", Needs(Admin), leads::delete),
+    ]
+}
+
+/// The scope the spec's rule gives a route: by method, raised to admin for key management,
+/// webhooks and the audit log. The table must agree (a test checks it).
+pub fn rule_scope(method: &Method, path: &str) -> Scope {
+    let admin_paths = ["/api/v1/keys", "/api/v1/webhooks", "/api/v1/audit-events"];
+    if admin_paths
+        .iter()
+        .any(|p| path == *p || path.starts_with(&format!("{p}/")))
+    {
+        Scope::Admin
+    } else {
+        Scope::for_method(method.as_str())
+    }
+}

@@ -1,0 +1,234 @@
+//! The accept loop: TLS with rustls, plain HTTP refused with `https_required`, slowloris and
+//! request timeouts, a connection cap, and graceful shutdown.
+//!
+//! Written by hand (over hyper-util) rather than with `axum::serve`, which sets no timer and so
+//! has no header-read timeout, and cannot look at a connection's first byte: a TLS handshake
+//! starts with 0x16, anything else on the TLS port is answered in plain HTTP/1.1 with a 403.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::app::AppState;
+use crate::exposure;
+use crate::stack::ClientAddr;
+
+/// How the listener treats connections.
+#[derive(Clone)]
+pub enum Mode {
+    /// TLS; plain HTTP gets `https_required`.
+    Tls(TlsAcceptor),
+    /// No TLS: only trusted proxies forwarding HTTPS are served (`--tls off`).
+    BehindProxy,
+    /// Every request gets `https_required` (`--http-listen`).
+    RejectAll,
+}
+
+/// Serves `listener` until `shutdown` resolves, then drains in-flight requests (up to the
+/// configured grace).
+pub async fn serve(
+    listener: TcpListener,
+    mode: Mode,
+    app: AppState,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let permits = Arc::new(Semaphore::new(app.config.max_connections));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            p = permits.clone().acquire_owned() => p?,
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let (app, router, mode, watcher) = (
+            app.clone(),
+            router.clone(),
+            mode.clone(),
+            graceful.watcher(),
+        );
+        tokio::spawn(async move {
+            let _permit = permit;
+            handle(stream, peer, mode, app, router, watcher).await;
+        });
+    }
+    drop(listener);
+    let grace = app.config.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace elapsed with connections still open");
+    }
+    Ok(())
+}
+
+async fn handle(
+    stream: TcpStream,
+    peer: SocketAddr,
+    mode: Mode,
+    app: AppState,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let head_timeout = app.config.header_read_timeout;
+    match mode {
+        Mode::RejectAll => reject_plaintext(stream, peer, &app).await,
+        Mode::BehindProxy => {
+            serve_http(TokioIo::new(stream), peer, app, router, watcher, true).await
+        }
+        Mode::Tls(acceptor) => {
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(head_timeout, stream.peek(&mut first)).await {
+                Ok(Ok(1)) if first[0] == 0x16 => {}
+                Ok(Ok(1)) => return reject_plaintext(stream, peer, &app).await,
+                _ => return,
+            }
+            let Ok(Ok(tls)) = tokio::time::timeout(head_timeout, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            serve_http(TokioIo::new(tls), peer, app, router, watcher, false).await;
+        }
+    }
+}
+
+async fn serve_http<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    app: AppState,
+    router: Router,
+    watcher: hyper_util::server::graceful::Watcher,
+    behind_proxy: bool,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let header_read_timeout = app.config.header_read_timeout;
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let (app, router) = (app.clone(), router.clone());
+        async move {
+            let mut client = peer;
+            if behind_proxy {
+                match forwarded_client(&app, peer, req.headers()) {
+                    Some(ip) => client = SocketAddr::new(ip, peer.port()),
+                    None => {
+                        let token = crate::auth::bearer_token(req.headers())
+                            .ok()
+                            .map(str::to_owned);
+                        return Ok::<_, std::convert::Infallible>(
+                            exposure::https_required_response(&app, token.as_deref(), peer.ip())
+                                .await,
+                        );
+                    }
+                }
+            }
+            req.extensions_mut().insert(ClientAddr(client));
+            router.oneshot(req.map(Body::new)).await
+        }
+    });
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(256);
+    let conn = builder.serve_connection(io, service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    }
+}
+
+/// With `--tls off`: the client address when a trusted proxy forwarded an HTTPS request.
+fn forwarded_client(app: &AppState, peer: SocketAddr, headers: &http::HeaderMap) -> Option<IpAddr> {
+    let trusted = |ip: &IpAddr| app.config.trusted_proxies.iter().any(|n| n.contains(ip));
+    if !trusted(&peer.ip()) {
+        return None;
+    }
+    let proto = headers.get("x-forwarded-proto")?.to_str().ok()?;
+    if !proto.trim().eq_ignore_ascii_case("https") {
+        return None;
+    }
+    // The client is the right-most X-Forwarded-For entry that is not itself a trusted proxy.
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    Some(
+        chain
+            .into_iter()
+            .rev()
+            .find(|ip| !trusted(ip))
+            .unwrap_or(peer.ip()),
+    )
+}
+
+/// Reads a plain-HTTP request head (bounded in size and time), answers 403 `https_required`
+/// and closes. A well-formed key in it is flagged as exposed.
+async fn reject_plaintext(mut stream: TcpStream, peer: SocketAddr, app: &AppState) {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    let deadline = app.config.header_read_timeout;
+    let _ = tokio::time::timeout(deadline, async {
+        while buf.len() < 16 * 1024 && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let token = exposure::token_in_head(&buf);
+    let res = exposure::https_required_response(app, token.as_deref(), peer.ip()).await;
+    let (parts, body) = res.into_parts();
+    let body = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let mut out = format!("HTTP/1.1 {}\r\n", parts.status);
+    for (k, v) in &parts.headers {
+        if let Ok(v) = v.to_str() {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    out.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let _ = stream.write_all(out.as_bytes()).await;
+    let _ = stream.write_all(&body).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,215 @@
+//! Records handed out by the store.
+
+use synaptiq_core::hash::KeyHash;
+use synaptiq_core::ids::{KeyId, OrgId, UserId};
+use synaptiq_core::plan::Plan;
+use synaptiq_core::scope::{Environment, KeyStatus, Scope};
+use synaptiq_types::keys::ApiKey;
+use synaptiq_types::me::Organization;
+use synaptiq_types::time::Timestamp;
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRecord {
+    /// Its id.
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Plan, which sets its keys' rate limits.
+    pub plan: Plan,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl OrgRecord {
+    /// The wire form.
+    pub fn to_wire(&self) -> Organization {
+        Organization {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            plan: self.plan.as_str().to_owned(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// Everything stored about an API key (never the key itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyRecord {
+    /// Its id.
+    pub id: KeyId,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Live or test.
+    pub environment: Environment,
+    /// Label.
+    pub name: String,
+    /// Scope.
+    pub scope: Scope,
+    /// Display hint.
+    pub hint: String,
+    /// CIDR allow-list (canonical strings); empty = anywhere.
+    pub allowed_ips: Vec<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry or end of rotation grace.
+    pub expires_at: Option<Timestamp>,
+    /// Revocation time.
+    pub revoked_at: Option<Timestamp>,
+    /// When it was seen over plain HTTP.
+    pub exposed_at: Option<Timestamp>,
+    /// The key it replaced.
+    pub rotated_from: Option<KeyId>,
+    /// The key that replaced it.
+    pub rotated_to: Option<KeyId>,
+    /// Last use.
+    pub last_used_at: Option<Timestamp>,
+    /// Last client address.
+    pub last_used_ip: Option<String>,
+    /// Last user agent.
+    pub last_used_user_agent: Option<String>,
+}
+
+impl KeyRecord {
+    /// The status at `now`.
+    pub fn status(&self, now: Timestamp) -> KeyStatus {
+        KeyStatus::derive(
+            self.revoked_at.is_some(),
+            self.expires_at.map(Timestamp::millis),
+            self.rotated_to.is_some(),
+            now.millis(),
+        )
+    }
+
+    /// The wire form (no secret).
+    pub fn to_wire(&self, now: Timestamp) -> ApiKey {
+        ApiKey {
+            id: self.id.to_string(),
+            object: "api_key".to_owned(),
+            name: self.name.clone(),
+            hint: self.hint.clone(),
+            scope: self.scope.as_str().to_owned(),
+            environment: self.environment.as_str().to_owned(),
+            status: self.status(now).as_str().to_owned(),
+            allowed_ips: self.allowed_ips.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            last_used_at: self.last_used_at,
+            last_used_ip: self.last_used_ip.clone(),
+            last_used_user_agent: self.last_used_user_agent.clone(),
+            rotated_from: self.rotated_from.as_ref().map(ToString::to_string),
+            rotated_to: self.rotated_to.as_ref().map(ToString::to_string),
+            exposed_at: self.exposed_at,
+            revoked_at: self.revoked_at,
+        }
+    }
+}
+
+/// A key to insert: the hash is computed by the caller, the secret never reaches the store.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Live or test.
+    pub environment: Environment,
+    /// Label.
+    pub name: String,
+    /// Scope.
+    pub scope: Scope,
+    /// HMAC of the key.
+    pub hash: KeyHash,
+    /// Version of the pepper the hash was made with.
+    pub pepper_version: u16,
+    /// Display hint.
+    pub hint: String,
+    /// CIDR allow-list.
+    pub allowed_ips: Vec<String>,
+    /// Optional expiry.
+    pub expires_at: Option<Timestamp>,
+    /// The key this one replaces (rotation).
+    pub rotated_from: Option<KeyId>,
+}
+
+/// What authentication needs about a key, with its organization's plan, in one lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthRecord {
+    /// The key.
+    pub key: KeyRecord,
+    /// Its organization.
+    pub org: OrgRecord,
+}
+
+/// A dashboard user's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Everything, including the organization itself.
+    Owner,
+    /// Manages keys and webhooks.
+    Admin,
+    /// Reads only.
+    Viewer,
+}
+
+impl Role {
+    /// The storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Parses the storage name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Role::Owner, Role::Admin, Role::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+/// A dashboard user. The password hash is an argon2id PHC string, never a password.
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    /// Its id.
+    pub id: UserId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Login email (unique).
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("org_id", &self.org_id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An audit event to record.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    /// Organization.
+    pub org_id: OrgId,
+    /// Environment of the object acted on.
+    pub environment: Environment,
+    /// e.g. `key.created`.
+    pub kind: String,
+    /// `key_…`, `user_…` or `cli`.
+    pub actor: String,
+    /// The key acted on, if any.
+    pub key_id: Option<KeyId>,
+    /// Client address, if known.
+    pub ip: Option<String>,
+}

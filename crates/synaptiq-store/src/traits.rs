@@ -1,0 +1,170 @@
+//! The storage contracts. Each method states what it guarantees; both backends must pass the
+//! same conformance tests (`tests/conformance.rs`).
+
+use async_trait::async_trait;
+use synaptiq_core::hash::KeyHash;
+use synaptiq_core::ids::{KeyId, LeadId, OrgId};
+use synaptiq_core::plan::Plan;
+use synaptiq_core::scope::Environment;
+use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, UpdateLead};
+use synaptiq_types::pagination::PageRequest;
+use synaptiq_types::time::Timestamp;
+
+use crate::model::{AuthRecord, KeyRecord, NewAuditEvent, NewKey, OrgRecord, Role, UserRecord};
+
+/// What can go wrong in storage, in words the server maps to HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated; `existing_id` names the object already there.
+    #[error("{param} already exists")]
+    Conflict {
+        /// The field that must be unique (wire name).
+        param: &'static str,
+        /// The id of the object that holds the value, when known.
+        existing_id: Option<String>,
+    },
+    /// The database cannot be reached or timed out: retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or corrupt data.
+    #[error("storage error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("5") => {
+                // SQLITE_BUSY beyond the busy timeout.
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Organizations.
+#[async_trait]
+pub trait OrgStore {
+    /// Creates an organization.
+    async fn create_org(&self, name: &str, plan: Plan) -> Result<OrgRecord>;
+    /// One organization, or `None`.
+    async fn get_org(&self, id: &OrgId) -> Result<Option<OrgRecord>>;
+    /// All organizations, oldest first.
+    async fn list_orgs(&self) -> Result<Vec<OrgRecord>>;
+    /// Changes the plan; bumps the change epoch. `false` when the organization does not exist.
+    async fn set_plan(&self, id: &OrgId, plan: Plan) -> Result<bool>;
+}
+
+/// API keys. Keys are found by their HMAC only; every other lookup is scoped to an
+/// organization and environment.
+#[async_trait]
+pub trait KeyStore {
+    /// Inserts a key. A hash collision (impossible in practice) is a `Conflict`.
+    async fn insert_key(&self, key: NewKey) -> Result<KeyRecord>;
+    /// The key with this hash and its organization, whatever its status (the caller decides
+    /// whether it is usable, so it can say "revoked" or "expired").
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<AuthRecord>>;
+    /// One key of an organization and environment.
+    async fn get_key(&self, org: &OrgId, env: Environment, id: &KeyId)
+    -> Result<Option<KeyRecord>>;
+    /// A page of keys, newest first, with the total.
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        env: Option<Environment>,
+        page: PageRequest,
+    ) -> Result<(Vec<KeyRecord>, u64)>;
+    /// Revokes a key now (idempotent: an already revoked key keeps its first revocation time);
+    /// bumps the change epoch. `None` when the key does not exist in that scope.
+    async fn revoke_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        now: Timestamp,
+    ) -> Result<Option<KeyRecord>>;
+    /// Where a key lives, for operator tools that are given only its id (the CLI). Never used
+    /// on a customer request path.
+    async fn locate_key(&self, id: &KeyId) -> Result<Option<(OrgId, Environment)>>;
+    /// Marks the key with this hash as exposed (first time only), returning it; `None` when no
+    /// such key exists.
+    async fn mark_exposed(&self, hash: &KeyHash, now: Timestamp) -> Result<Option<KeyRecord>>;
+    /// The change epoch: increases whenever something that authentication caches changes.
+    async fn change_epoch(&self) -> Result<i64>;
+}
+
+/// Leads. Emails are unique per (organization, environment), compared case-insensitively.
+#[async_trait]
+pub trait LeadStore {
+    /// Creates a lead; `Conflict { param: "email", existing_id }` on a duplicate email.
+    async fn create_lead(&self, org: &OrgId, env: Environment, lead: &CreateLead) -> Result<Lead>;
+    /// One lead.
+    async fn get_lead(&self, org: &OrgId, env: Environment, id: &LeadId) -> Result<Option<Lead>>;
+    /// A filtered, sorted page of leads with the total matching.
+    async fn list_leads(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        query: &LeadListQuery,
+        page: PageRequest,
+    ) -> Result<(Vec<Lead>, u64)>;
+    /// Leads whose name, email or company contains `q` (case-insensitive), best matches first:
+    /// exact email, then prefix matches, then substring matches; newest first within a rank.
+    async fn search_leads(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        q: &str,
+        page: PageRequest,
+    ) -> Result<(Vec<Lead>, u64)>;
+    /// Applies a partial update atomically; `None` when the lead does not exist in that scope.
+    async fn update_lead(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &LeadId,
+        patch: &UpdateLead,
+    ) -> Result<Option<Lead>>;
+    /// Deletes a lead; `false` when it did not exist in that scope.
+    async fn delete_lead(&self, org: &OrgId, env: Environment, id: &LeadId) -> Result<bool>;
+}
+
+/// Dashboard users.
+#[async_trait]
+pub trait UserStore {
+    /// Creates a user; `Conflict { param: "email" }` when the email is taken.
+    async fn create_user(
+        &self,
+        org: &OrgId,
+        email: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<UserRecord>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore {
+    /// Appends an event.
+    async fn record(&self, event: NewAuditEvent) -> Result<()>;
+}
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store: OrgStore + KeyStore + LeadStore + UserStore + AuditStore + Send + Sync {
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    /// Closes the pool, waiting for in-flight queries.
+    async fn close(&self);
+    /// The backend's name, for logs (`sqlite`).
+    fn backend(&self) -> &'static str;
+}

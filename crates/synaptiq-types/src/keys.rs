@@ -1,0 +1,114 @@
+//! API keys as the management API shows them. A secret appears only in [`CreatedKey`].
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::pagination::Pagination;
+use crate::time::Timestamp;
+
+/// A key's metadata. Never contains the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "id": "key_01HQ3VXK9BWMN4F6T2P8R5GYSC", "object": "api_key", "name": "CRM sync",
+    "hint": "sk_live_a1B2…x9Y8", "scope": "read", "environment": "live", "status": "active",
+    "allowedIps": [], "createdAt": "2026-04-01T09:15:00.000Z", "expiresAt": null,
+    "lastUsedAt": null, "lastUsedIp": null, "lastUsedUserAgent": null, "rotatedFrom": null,
+    "rotatedTo": null, "exposedAt": null, "revokedAt": null}))]
+pub struct ApiKey {
+    /// `key_` + ULID.
+    pub id: String,
+    /// Always `api_key`.
+    pub object: String,
+    /// A label for people.
+    pub name: String,
+    /// `sk_live_abcd…wxyz`: enough to recognise a key, not to use it.
+    pub hint: String,
+    /// `read`, `write` or `admin`.
+    #[schema(value_type = String, example = "read")]
+    pub scope: String,
+    /// `live` or `test`.
+    #[schema(value_type = String, example = "live")]
+    pub environment: String,
+    /// `active`, `rotating`, `expired` or `revoked`.
+    #[schema(value_type = String, example = "active")]
+    pub status: String,
+    /// CIDR blocks the key may be used from; empty means anywhere.
+    pub allowed_ips: Vec<String>,
+    /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// When the key stops working (for a rotating key: the end of its grace period).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    /// Last successful use (updated in batches, seconds behind).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<Timestamp>,
+    /// Client address of the last use.
+    pub last_used_ip: Option<String>,
+    /// User agent of the last use.
+    pub last_used_user_agent: Option<String>,
+    /// The key this one replaced.
+    pub rotated_from: Option<String>,
+    /// The key that replaced this one.
+    pub rotated_to: Option<String>,
+    /// When the key was seen over plain HTTP.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub exposed_at: Option<Timestamp>,
+    /// When the key was revoked.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A key just created: its metadata plus the secret, shown this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatedKey {
+    /// The key.
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The full key. Store it now: it is never shown again.
+    pub secret: String,
+}
+
+/// `POST /api/v1/keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "CRM sync", "scope": "read"}))]
+pub struct CreateKey {
+    /// A label, 1–100 characters.
+    pub name: String,
+    /// `read`, `write` or `admin`.
+    #[schema(value_type = String, example = "read")]
+    pub scope: String,
+    /// Optional expiry, in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    /// Optional CIDR allow-list (at most 50 entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Vec<String>>,
+}
+
+/// A page of keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyList {
+    /// The keys on this page.
+    pub data: Vec<ApiKey>,
+    /// Where this page sits.
+    pub pagination: Pagination,
+}
+
+/// Query parameters of `GET /api/v1/keys`.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct KeyListQuery {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
+    pub page: Option<u32>,
+    /// Page size, 1–100 (default 25).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,239 @@
+//! Operator commands on the database: `org`, `key`, `user`, `migrate`.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use synaptiq_core::ids::{KeyId, OrgId};
+use synaptiq_core::plan::Plan;
+use synaptiq_core::scope::{Environment, Scope};
+use synaptiq_server::keys::{KeySpec, created, issue};
+use synaptiq_store::{NewAuditEvent, Role};
+use synaptiq_types::pagination::PageRequest;
+use synaptiq_types::time::Timestamp;
+
+use crate::cli::{Global, KeyCommand, OrgCommand, UserCommand};
+use crate::setup;
+
+fn plan(s: &str) -> Result<Plan> {
+    Plan::parse(s).ok_or_else(|| anyhow!("unknown plan `{s}`: use starter, pro or enterprise"))
+}
+
+fn org_id(s: &str) -> Result<OrgId> {
+    OrgId::parse(s).map_err(|e| anyhow!("{e}"))
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// `synaptiq org …`.
+pub async fn org(g: &Global, cmd: OrgCommand) -> Result<ExitCode> {
+    let store = setup::open_store(g).await?;
+    match cmd {
+        OrgCommand::Create {
+            name,
+            plan: p,
+            json,
+        } => {
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let org = store.create_org(name.trim(), plan(&p)?).await?;
+            if json {
+                print_json(&org.to_wire())?;
+            } else {
+                println!(
+                    "created organization {} \"{}\" on the {} plan",
+                    org.id, org.name, org.plan
+                );
+            }
+        }
+        OrgCommand::List { json } => {
+            let orgs = store.list_orgs().await?;
+            if json {
+                print_json(&orgs.iter().map(|o| o.to_wire()).collect::<Vec<_>>())?;
+            } else {
+                for o in orgs {
+                    println!("{}  {:<10}  {}", o.id, o.plan, o.name);
+                }
+            }
+        }
+        OrgCommand::SetPlan { org, plan: p } => {
+            let id = org_id(&org)?;
+            if !store.set_plan(&id, plan(&p)?).await? {
+                bail!("no organization {id}");
+            }
+            println!(
+                "organization {id} is now on the {p} plan (running servers apply it within 2 s)"
+            );
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `synaptiq key …` (except `check`, which needs no database).
+pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
+    let store = setup::open_store(g).await?;
+    match cmd {
+        KeyCommand::Create {
+            org,
+            scope,
+            env,
+            name,
+            expires_at,
+            json,
+        } => {
+            let org_id = org_id(&org)?;
+            if store.get_org(&org_id).await?.is_none() {
+                bail!("no organization {org_id}");
+            }
+            let scope = Scope::parse(&scope)
+                .ok_or_else(|| anyhow!("unknown scope `{scope}`: use read, write or admin"))?;
+            let environment = Environment::parse(&env)
+                .ok_or_else(|| anyhow!("unknown environment `{env}`: use live or test"))?;
+            let expires_at = expires_at
+                .map(|t| {
+                    Timestamp::parse(&t).ok_or_else(|| {
+                        anyhow!("--expires-at must be RFC 3339, e.g. 2027-01-01T00:00:00Z")
+                    })
+                })
+                .transpose()?;
+            if expires_at.is_some_and(|t| t <= Timestamp::now()) {
+                bail!("--expires-at must be in the future");
+            }
+            let spec = KeySpec {
+                org_id,
+                environment,
+                scope,
+                name,
+                expires_at,
+                allowed_ips: vec![],
+                rotated_from: None,
+            };
+            let pepper = setup::pepper(g)?;
+            let (rec, secret) = issue(store.as_ref(), &pepper, spec, "cli", None).await?;
+            if json {
+                print_json(&created(&rec, &secret))?;
+            } else {
+                println!(
+                    "created {} {} key {} \"{}\"",
+                    rec.environment, rec.scope, rec.id, rec.name
+                );
+                println!("secret (shown once, store it now): {}", secret.expose());
+            }
+        }
+        KeyCommand::List { org, json } => {
+            let org_id = org_id(&org)?;
+            let mut all = Vec::new();
+            let mut page = 1;
+            loop {
+                let (keys, total) = store
+                    .list_keys(&org_id, None, PageRequest::new(Some(page), Some(100))?)
+                    .await?;
+                let n = keys.len();
+                all.extend(keys);
+                if n == 0 || all.len() as u64 >= total {
+                    break;
+                }
+                page += 1;
+            }
+            let now = Timestamp::now();
+            if json {
+                print_json(&all.iter().map(|k| k.to_wire(now)).collect::<Vec<_>>())?;
+            } else {
+                for k in all {
+                    println!(
+                        "{}  {}  {:<5} {:<4} {:<8}  {}",
+                        k.id,
+                        k.hint,
+                        k.scope,
+                        k.environment,
+                        k.status(now).as_str(),
+                        k.name
+                    );
+                }
+            }
+        }
+        KeyCommand::Revoke { id } => {
+            let id = KeyId::parse(&id).map_err(|e| anyhow!("{e}"))?;
+            let (org, env) = store
+                .locate_key(&id)
+                .await?
+                .ok_or_else(|| anyhow!("no key {id}"))?;
+            store.revoke_key(&org, env, &id, Timestamp::now()).await?;
+            store
+                .record(NewAuditEvent {
+                    org_id: org,
+                    environment: env,
+                    kind: "key.revoked".into(),
+                    actor: "cli".into(),
+                    key_id: Some(id.clone()),
+                    ip: None,
+                })
+                .await?;
+            println!("revoked {id} (running servers refuse it within 2 s)");
+        }
+        KeyCommand::Check { .. } => unreachable_check()?,
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unreachable_check() -> Result<()> {
+    bail!("`key check` runs offline; it is dispatched before opening the database")
+}
+
+/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let mut raw = [0u8; 16];
+    getrandom::fill(&mut raw).map_err(|e| anyhow!("OS random generator: {e}"))?;
+    let salt = SaltString::encode_b64(&raw).map_err(|e| anyhow!("salt: {e}"))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow!("hashing the password: {e}"))
+}
+
+/// `synaptiq user create`.
+pub async fn user(g: &Global, cmd: UserCommand) -> Result<ExitCode> {
+    let UserCommand::Create { org, email, role } = cmd;
+    let role = Role::parse(&role)
+        .ok_or_else(|| anyhow!("unknown role `{role}`: use owner, admin or viewer"))?;
+    synaptiq_types::validate::email("email", &email).map_err(|e| anyhow!("{}", e.message))?;
+    let mut password = String::new();
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .context("reading the password from stdin")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.chars().count() < 12 {
+        bail!("the password (read from stdin) must be at least 12 characters");
+    }
+    let store = setup::open_store(g).await?;
+    let org_id = org_id(&org)?;
+    if store.get_org(&org_id).await?.is_none() {
+        bail!("no organization {org_id}");
+    }
+    let user = store
+        .create_user(&org_id, &email, role, &hash_password(password)?)
+        .await?;
+    println!(
+        "created {} user {} ({})",
+        role.as_str(),
+        user.email,
+        user.id
+    );
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `synaptiq migrate`.
+pub async fn migrate(g: &Global) -> Result<ExitCode> {
+    let store = setup::open_store(g).await?;
+    println!("migrations applied ({})", store.backend());
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

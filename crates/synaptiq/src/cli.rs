@@ -1,0 +1,249 @@
+//! Command-line interface. Flags first, then `SYNAPTIQ_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Synaptiq API server and operator CLI.
+#[derive(Debug, Parser)]
+#[command(name = "synaptiq", version, about)]
+pub struct Cli {
+    /// Options every command shares.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Data directory: SQLite database, TLS certificate, key pepper.
+    #[arg(
+        long,
+        env = "SYNAPTIQ_DATA_DIR",
+        default_value = "./synaptiq-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL; defaults to sqlite://<data-dir>/synaptiq.db.
+    #[arg(
+        long,
+        env = "SYNAPTIQ_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTPS server (creates a starter organization and key on an empty database).
+    Serve(ServeArgs),
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Manage dashboard users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Apply database migrations.
+    Migrate,
+    /// Find Synaptiq keys with valid checksums in files (exit 1 when any is found).
+    Scan {
+        /// Files or directories to scan.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// TLS mode of `serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsFlag {
+    /// TLS on (self-signed unless --tls-cert/--tls-key).
+    On,
+    /// No TLS: only behind a --trusted-proxy that terminates it.
+    Off,
+}
+
+/// What to do with a key sent over plain HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlaintextFlag {
+    /// Mark it exposed.
+    Flag,
+    /// Revoke it.
+    Revoke,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `synaptiq serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTPS listen address.
+    #[arg(long, env = "SYNAPTIQ_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Also listen for plain HTTP, answering every request with 403 https_required.
+    #[arg(long, env = "SYNAPTIQ_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// TLS on or off (off requires --trusted-proxy).
+    #[arg(long, env = "SYNAPTIQ_TLS", value_enum, default_value = "on")]
+    pub tls: TlsFlag,
+    /// Certificate chain (PEM); default: a self-signed certificate in <data-dir>/tls.
+    #[arg(long, env = "SYNAPTIQ_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM).
+    #[arg(long, env = "SYNAPTIQ_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CIDR of a proxy whose X-Forwarded-For/-Proto are trusted (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        env = "SYNAPTIQ_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// Public base URL used in links (doc_url); default https://<listen>.
+    #[arg(long, env = "SYNAPTIQ_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// What to do with a key seen over plain HTTP.
+    #[arg(
+        long,
+        env = "SYNAPTIQ_ON_PLAINTEXT_KEY",
+        value_enum,
+        default_value = "flag"
+    )]
+    pub on_plaintext_key: PlaintextFlag,
+    /// Rate policy file (TOML); default: the seed's table.
+    #[arg(long, env = "SYNAPTIQ_RATE_POLICY")]
+    pub rate_policy: Option<PathBuf>,
+    /// Seconds allowed to send a request head.
+    #[arg(long, env = "SYNAPTIQ_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds allowed for a whole request.
+    #[arg(long, env = "SYNAPTIQ_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Concurrent connections.
+    #[arg(long, env = "SYNAPTIQ_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Log format.
+    #[arg(long, env = "SYNAPTIQ_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// `synaptiq org …`.
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// starter, pro or enterprise.
+        #[arg(long, default_value = "starter")]
+        plan: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organizations.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an organization's plan (takes effect in running servers within 2 s).
+    SetPlan {
+        /// Organization id.
+        org: String,
+        /// starter, pro or enterprise.
+        plan: String,
+    },
+}
+
+/// `synaptiq key …`.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key and print it (the secret is shown once).
+    Create {
+        /// Organization id.
+        #[arg(long)]
+        org: String,
+        /// read, write or admin.
+        #[arg(long)]
+        scope: String,
+        /// live or test.
+        #[arg(long)]
+        env: String,
+        /// A label.
+        #[arg(long, default_value = "CLI key")]
+        name: String,
+        /// Expiry (RFC 3339).
+        #[arg(long)]
+        expires_at: Option<String>,
+        /// Print the API's JSON (including `secret`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an organization's keys.
+    List {
+        /// Organization id.
+        #[arg(long)]
+        org: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key now (running servers refuse it within 2 s).
+    Revoke {
+        /// Key id.
+        id: String,
+    },
+    /// Check a key's format and checksum offline (no database).
+    Check {
+        /// The key (or "-" to read it from stdin, keeping it out of shell history).
+        key: String,
+    },
+}
+
+/// `synaptiq user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a dashboard user; the password is read from stdin.
+    Create {
+        /// Organization id.
+        #[arg(long)]
+        org: String,
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// owner, admin or viewer.
+        #[arg(long)]
+        role: String,
+    },
+}
+
+/// Dispatches a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => crate::serve::run(&cli.global, args).await,
+        Command::Org(cmd) => crate::admin::org(&cli.global, cmd).await,
+        Command::Key(KeyCommand::Check { key }) => crate::scan::check(&key),
+        Command::Key(cmd) => crate::admin::key(&cli.global, cmd).await,
+        Command::User(cmd) => crate::admin::user(&cli.global, cmd).await,
+        Command::Migrate => crate::admin::migrate(&cli.global).await,
+        Command::Scan { paths } => crate::scan::scan(&paths),
+    }
+}

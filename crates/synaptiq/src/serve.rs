@@ -1,0 +1,186 @@
+//! `synaptiq serve`: configuration, first-run bootstrap, and the server until a signal.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use synaptiq_core::plan::{Plan, RatePolicy};
+use synaptiq_core::scope::{Environment, Scope};
+use synaptiq_server::config::default_public_url;
+use synaptiq_server::keys::{KeySpec, issue};
+use synaptiq_server::{PlaintextKeyPolicy, ServerConfig, TlsMode};
+use synaptiq_store::{Role, Store};
+
+use crate::cli::{Global, LogFormat, PlaintextFlag, ServeArgs, TlsFlag};
+use crate::setup;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SYNAPTIQ_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
+    let mut c = ServerConfig::new(g.data_dir.clone());
+    c.listen = a.listen;
+    c.http_listen = a.http_listen;
+    c.tls = match (a.tls, &a.tls_cert, &a.tls_key) {
+        (TlsFlag::Off, _, _) => TlsMode::Off,
+        (TlsFlag::On, Some(cert), Some(key)) => TlsMode::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        (TlsFlag::On, _, _) => TlsMode::SelfSigned,
+    };
+    c.trusted_proxies = a
+        .trusted_proxies
+        .iter()
+        .map(|s| {
+            synaptiq_core::net::parse_cidr(s)
+                .ok_or_else(|| anyhow!("--trusted-proxy {s:?} is not a CIDR"))
+        })
+        .collect::<Result<_>>()?;
+    c.public_url = a
+        .public_url
+        .clone()
+        .unwrap_or_else(|| default_public_url(a.listen));
+    c.on_plaintext_key = match a.on_plaintext_key {
+        PlaintextFlag::Flag => PlaintextKeyPolicy::Flag,
+        PlaintextFlag::Revoke => PlaintextKeyPolicy::Revoke,
+    };
+    c.header_read_timeout = Duration::from_secs(a.header_timeout_secs.max(1));
+    c.request_timeout = Duration::from_secs(a.request_timeout_secs.max(1));
+    c.max_connections = a.max_connections.max(1);
+    if let Some(path) = &a.rate_policy {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        c.rate_policy =
+            RatePolicy::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
+    }
+    Ok(c)
+}
+
+/// Random printable password for the first owner login.
+fn generated_password() -> Result<String> {
+    let mut bytes = [0u8; 18];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow!("OS random generator: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// On an empty database: organization "Default" (starter), an owner login and a test admin
+/// key, printed once.
+async fn bootstrap(
+    store: &dyn Store,
+    g: &Global,
+    public_url: &str,
+    cacert: Option<&str>,
+) -> Result<()> {
+    if !store.list_orgs().await?.is_empty() {
+        return Ok(());
+    }
+    let pepper = setup::pepper(g)?;
+    let org = store.create_org("Default", Plan::Starter).await?;
+    let password = generated_password()?;
+    let email = "owner@example.com";
+    store
+        .create_user(
+            &org.id,
+            email,
+            Role::Owner,
+            &crate::admin::hash_password(&password)?,
+        )
+        .await?;
+    let spec = KeySpec {
+        org_id: org.id.clone(),
+        environment: Environment::Test,
+        scope: Scope::Admin,
+        name: "Default admin key".into(),
+        expires_at: None,
+        allowed_ips: vec![],
+        rotated_from: None,
+    };
+    let (rec, secret) = issue(store, &pepper, spec, "bootstrap", None).await?;
+    let cacert = cacert.map(|p| format!(" --cacert {p}")).unwrap_or_default();
+    println!(
+        "First run: created organization \"Default\" ({}) on the starter plan.",
+        org.id
+    );
+    println!("  Dashboard owner login: {email} / {password}");
+    println!("  Test admin API key ({}): {}", rec.id, secret.expose());
+    println!("  These are shown once. Try it:");
+    println!(
+        "  curl{cacert} {public_url}/api/v1/leads -H \"Authorization: Bearer {}\"",
+        secret.expose()
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Runs the server.
+pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
+    init_logging(args.log_format);
+    let config = config(g, &args)?;
+    let store = setup::open_store(g).await?;
+    let pepper = setup::pepper(g)?;
+    let bound = synaptiq_server::server::bind(config, store.clone(), pepper).await?;
+    let public_url = bound.app.public_url.to_string();
+    if let Some(tls) = &bound.tls {
+        let verb = if tls.generated {
+            "Generated a self-signed"
+        } else {
+            "Using"
+        };
+        println!("{verb} TLS certificate: {}", tls.cert_path.display());
+        println!("  SHA-256 fingerprint: {}", tls.fingerprint);
+    }
+    let cacert = bound
+        .tls
+        .as_ref()
+        .filter(|_| matches!(bound.app.config.tls, TlsMode::SelfSigned))
+        .map(|t| t.cert_path.display().to_string());
+    bootstrap(store.as_ref(), g, &public_url, cacert.as_deref()).await?;
+    let scheme = if bound.tls.is_some() {
+        "https"
+    } else {
+        "http (behind a trusted TLS proxy)"
+    };
+    println!(
+        "Synaptiq listening on {scheme}://{} ({} storage)",
+        bound.local_addr,
+        store.backend()
+    );
+    if let Some(addr) = bound.http_addr {
+        println!("Plain HTTP on {addr} answers 403 https_required");
+    }
+    tracing::info!(addr = %bound.local_addr, "listening");
+    bound.run(shutdown_signal()).await?;
+    println!("Synaptiq stopped.");
+    Ok(ExitCode::SUCCESS)
+}
