@@ -19,19 +19,21 @@ const IDLE_NS: u64 = 120_000_000_000;
 
 struct Shards<K> {
     shards: Vec<Mutex<HashMap<K, u64>>>,
+    /// One hasher for all threads, so a key always lands in the same shard.
+    hasher: std::hash::RandomState,
 }
 
 impl<K: std::hash::Hash + Eq> Shards<K> {
     fn new() -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::hash::RandomState::new(),
         }
     }
 
     fn shard(&self, k: &K) -> &Mutex<HashMap<K, u64>> {
-        use std::hash::{BuildHasher, RandomState};
-        thread_local!(static HASHER: RandomState = RandomState::new());
-        let h = HASHER.with(|s| s.hash_one(k));
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(k);
         &self.shards[(h as usize) % SHARDS]
     }
 }

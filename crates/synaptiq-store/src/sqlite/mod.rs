@@ -50,7 +50,10 @@ pub(crate) fn conflict_or(e: sqlx::Error, param: &'static str) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
-        return StoreError::Conflict { param, existing_id: None };
+        return StoreError::Conflict {
+            param,
+            existing_id: None,
+        };
     }
     e.into()
 }
