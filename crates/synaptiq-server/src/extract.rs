@@ -20,14 +20,14 @@ pub struct Query<T>(pub T);
 
 /// Turns a serde error with its path into a 400 naming the field.
 fn describe(path: &serde_path_to_error::Path, inner: &str, fallback_param: &str) -> ApiError {
-    // Unknown fields are reported by serde as "unknown field `x`, expected …".
+    // Unknown fields: serde says "unknown field `x`, expected …"; the path already ends in x.
     if let Some(rest) = inner.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
-        let prefix = path.to_string();
-        let param = if prefix == "." || prefix.is_empty() {
+        let at = path.to_string();
+        let param = if at == "." || at.is_empty() {
             name.to_owned()
         } else {
-            format!("{prefix}.{name}")
+            at
         };
         return ApiError::invalid(param.clone(), format!("Unknown field `{param}`."));
     }
@@ -67,11 +67,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         let bytes: Bytes = axum::body::to_bytes(req.into_body(), limit)
             .await
             .map_err(|_| too_large(limit))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::invalid(
-                "body",
-                "The request body is empty; send a JSON object.",
-            ));
+        // Every request body is a JSON object. (serde would also accept a struct written as an
+        // array, `["a@b.co"]`, which no client means.)
+        match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => {
+                return Err(ApiError::invalid(
+                    "body",
+                    "The request body is empty; send a JSON object.",
+                ));
+            }
+            Some(b'{') => {}
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "body",
+                    "The request body must be a JSON object.",
+                ));
+            }
         }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {

@@ -1,0 +1,431 @@
+//! Authentication and authorization through the real router: the matrix of every route ×
+//! every identity, the table of bad `Authorization` headers, challenges and messages.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::TestApp;
+use serde_json::json;
+use synaptiq_server::routes::{self, Access};
+
+/// Who calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    NoKey,
+    Read,
+    Write,
+    Admin,
+    OtherOrg,
+    OtherEnv,
+}
+
+const EVERYONE: [Who; 6] = [
+    Who::NoKey,
+    Who::Read,
+    Who::Write,
+    Who::Admin,
+    Who::OtherOrg,
+    Who::OtherEnv,
+];
+
+/// The expected status of `who` calling `method path`, by the spec's rules. A route missing
+/// here makes the matrix fail, so every new route must be added deliberately.
+fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
+    use StatusCode as S;
+    let success = match (method.as_str(), path) {
+        ("POST", "/api/v1/leads") => S::CREATED,
+        ("DELETE", "/api/v1/leads/{id}") => S::NO_CONTENT,
+        ("GET", "/api/v1/me" | "/api/v1/leads" | "/api/v1/leads/search" | "/api/v1/leads/{id}") => {
+            S::OK
+        }
+        ("PATCH", "/api/v1/leads/{id}") => S::OK,
+        _ => panic!("route {method} {path} is missing from the authorization matrix"),
+    };
+    let needed = routes::rule_scope(method, path);
+    let is_me = path == "/api/v1/me";
+    let has_id = path.contains("{id}");
+    match who {
+        Who::NoKey => S::UNAUTHORIZED,
+        Who::Read if !is_me && needed > synaptiq_core::scope::Scope::Read => S::FORBIDDEN,
+        Who::Write if !is_me && needed > synaptiq_core::scope::Scope::Write => S::FORBIDDEN,
+        // Admin keys of another organization or environment see nothing of org A live.
+        Who::OtherOrg | Who::OtherEnv if has_id => S::NOT_FOUND,
+        _ => success,
+    }
+}
+
+#[tokio::test]
+async fn authorization_matrix_covers_every_route() {
+    let t = TestApp::new().await;
+    let mut checked = 0;
+    let mut n = 0;
+    for (def, _) in routes::table() {
+        if def.access == Access::Public {
+            let r = t
+                .call(
+                    def.method.clone(),
+                    &def.path.replace("{page}", "index"),
+                    None,
+                    None,
+                )
+                .await;
+            assert!(
+                r.status.is_success(),
+                "{} {} is public but answered {}",
+                def.method,
+                def.path,
+                r.status
+            );
+            continue;
+        }
+        for who in EVERYONE {
+            n += 1;
+            let key = match who {
+                Who::NoKey => None,
+                Who::Read => Some(t.keys.a_live_read.as_str()),
+                Who::Write => Some(t.keys.a_live_write.as_str()),
+                Who::Admin => Some(t.keys.a_live_admin.as_str()),
+                Who::OtherOrg => Some(t.keys.b_live_admin.as_str()),
+                Who::OtherEnv => Some(t.keys.a_test_admin.as_str()),
+            };
+            // Every object referenced by id belongs to organization A, live.
+            let id = t
+                .lead(&t.keys.a_live_admin, &format!("m{n}@example.com"))
+                .await;
+            let path = def.path.replace("{id}", &id);
+            let path = if def.path.ends_with("/search") {
+                format!("{path}?q=example")
+            } else {
+                path
+            };
+            let body = match def.method {
+                Method::POST => Some(json!({"email": format!("new{n}@example.com")})),
+                Method::PATCH => Some(json!({"score": 50})),
+                _ => None,
+            };
+            let r = t.call(def.method.clone(), &path, key, body).await;
+            let want = expected(&def.method, def.path, who);
+            assert_eq!(
+                r.status, want,
+                "{who:?} {} {}: {:?}",
+                def.method, def.path, r.body
+            );
+            if !r.status.is_success() {
+                assert!(
+                    r.body["error"]["code"].is_string(),
+                    "error envelope on {} {}",
+                    def.method,
+                    def.path
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6 * 7, "only {checked} cells checked");
+}
+
+#[test]
+fn declared_scopes_follow_the_spec_rule() {
+    for (def, _) in routes::table() {
+        if let Access::Scope(s) = def.access {
+            assert_eq!(
+                s,
+                routes::rule_scope(&def.method, def.path),
+                "{} {}",
+                def.method,
+                def.path
+            );
+        }
+        if def.path.starts_with("/api/v1/") && def.path != "/api/v1/openapi.json" {
+            assert_ne!(
+                def.access,
+                Access::Public,
+                "{} {} must need a key",
+                def.method,
+                def.path
+            );
+        }
+    }
+}
+
+fn raw(auth: &[&[u8]]) -> Request<Body> {
+    let mut b = Request::builder().method(Method::GET).uri("/api/v1/me");
+    for v in auth {
+        b = b.header(
+            "authorization",
+            axum::http::HeaderValue::from_bytes(v).expect("header value"),
+        );
+    }
+    b.body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn bad_authorization_headers_get_401_never_5xx() {
+    let t = TestApp::new().await;
+    let good = t.keys.a_live_read.clone();
+    let mut changed = good.clone().into_bytes();
+    changed[20] = if changed[20] == b'A' { b'B' } else { b'A' };
+    let changed = String::from_utf8(changed).expect("ascii");
+    let wrong_prefix = good.replacen("sk_live_", "sk_test_", 1);
+    let long = format!("Bearer {}", "a".repeat(8 * 1024));
+    let cases: Vec<(&str, Vec<Vec<u8>>, bool)> = vec![
+        ("missing", vec![], false),
+        ("empty", vec![b"".to_vec()], true),
+        ("basic", vec![format!("Basic {good}").into_bytes()], true),
+        (
+            "doubled",
+            vec![
+                format!("Bearer {good}").into_bytes(),
+                format!("Bearer {good}").into_bytes(),
+            ],
+            true,
+        ),
+        (
+            "wrong prefix",
+            vec![format!("Bearer {wrong_prefix}").into_bytes()],
+            true,
+        ),
+        (
+            "one character changed",
+            vec![format!("Bearer {changed}").into_bytes()],
+            true,
+        ),
+        (
+            "truncated",
+            vec![format!("Bearer {}", &good[..good.len() - 1]).into_bytes()],
+            true,
+        ),
+        ("8 KB", vec![long.into_bytes()], true),
+        (
+            "non-ASCII",
+            vec!["Bearer sk_live_ü".as_bytes().to_vec()],
+            true,
+        ),
+        (
+            "seed example",
+            vec![b"Bearer sk_live_abc123def456ghi789jkl012mno345".to_vec()],
+            true,
+        ),
+        ("no token", vec![b"Bearer".to_vec()], true),
+        (
+            "two tokens",
+            vec![format!("Bearer {good} {good}").into_bytes()],
+            true,
+        ),
+    ];
+    for (name, headers, present) in cases {
+        let hs: Vec<&[u8]> = headers.iter().map(Vec::as_slice).collect();
+        let r = t.send(raw(&hs)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{name}: {:?}", r.body);
+        assert_eq!(r.code(), "unauthorized", "{name}");
+        assert_eq!(
+            r.body["error"]["message"],
+            "Invalid or missing API key. Provide a valid Bearer token in the Authorization header.",
+            "{name}"
+        );
+        let challenge = r.header("www-authenticate");
+        if present {
+            assert_eq!(
+                challenge, r#"Bearer realm="synaptiq", error="invalid_token""#,
+                "{name}"
+            );
+        } else {
+            assert_eq!(challenge, r#"Bearer realm="synaptiq""#, "{name}");
+        }
+        assert!(
+            r.header("x-ratelimit-limit").is_empty(),
+            "{name}: unauthenticated responses carry no key quota"
+        );
+    }
+    // The scheme is case-insensitive.
+    let r = t.send(raw(&[format!("bearer {good}").as_bytes()])).await;
+    assert_eq!(r.status, StatusCode::OK);
+    // A key in the query string is not accepted.
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/me?api_key={good}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn forbidden_names_both_scopes_and_spends_no_quota() {
+    let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
+    let before = t
+        .call(
+            Method::GET,
+            "/api/v1/leads",
+            Some(&t.keys.a_live_read),
+            None,
+        )
+        .await;
+    let remaining: u32 = before
+        .header("x-ratelimit-remaining")
+        .parse()
+        .expect("remaining");
+    for _ in 0..5 {
+        let r = t
+            .call(
+                Method::POST,
+                "/api/v1/leads",
+                Some(&t.keys.a_live_read),
+                Some(json!({"email": "x@example.com"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(r.code(), "forbidden");
+        let msg = r.body["error"]["message"].as_str().expect("message");
+        assert!(msg.contains("'read'") && msg.contains("'write'"), "{msg}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            r#"Bearer realm="synaptiq", error="insufficient_scope", scope="write""#
+        );
+    }
+    let after = t
+        .call(
+            Method::GET,
+            "/api/v1/leads",
+            Some(&t.keys.a_live_read),
+            None,
+        )
+        .await;
+    let left: u32 = after
+        .header("x-ratelimit-remaining")
+        .parse()
+        .expect("remaining");
+    // Only the two GETs spent quota (refill during the test can only add).
+    assert!(
+        left + 1 >= remaining,
+        "403s spent quota: {remaining} -> {left}"
+    );
+    assert_eq!(after.header("x-ratelimit-limit"), "120");
+}
+
+#[tokio::test]
+async fn revoked_and_expired_keys_say_so() {
+    let t = TestApp::new().await;
+    let me = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_write), None)
+        .await;
+    let id = synaptiq_core::ids::KeyId::parse(me.body["key"]["id"].as_str().expect("id"))
+        .expect("key id");
+    t.store
+        .revoke_key(
+            &t.org_a,
+            synaptiq_core::scope::Environment::Live,
+            &id,
+            synaptiq_types::time::Timestamp::now(),
+        )
+        .await
+        .expect("revoke");
+    // The CLI path: the server learns through the change epoch.
+    t.app
+        .keys
+        .observe_epoch(t.store.change_epoch().await.expect("epoch"));
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_write), None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("revoked")
+    );
+    assert_eq!(
+        r.header("www-authenticate"),
+        r#"Bearer realm="synaptiq", error="invalid_token""#
+    );
+}
+
+#[tokio::test]
+async fn failed_authentications_are_throttled_per_ip() {
+    let mut policy = synaptiq_core::plan::RatePolicy::uniform(1_000_000);
+    policy.auth_failures_per_minute = 5;
+    let t = TestApp::with_policy(policy).await;
+    // Warm the cache with a valid key first: it keeps working while the IP is throttled.
+    assert_eq!(
+        t.call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(
+            t.call(Method::GET, "/api/v1/me", Some("sk_live_nope"), None)
+                .await
+                .status
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some("sk_live_nope"), None)
+        .await;
+    assert_eq!(r.code(), "rate_limit_exceeded");
+    assert!(!r.header("retry-after").is_empty());
+    assert_eq!(
+        t.call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_headers_and_429() {
+    let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
+    // Admin keys on the starter plan: 30 per minute.
+    for i in 0..30 {
+        let r = t
+            .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_admin), None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "request {i}");
+        assert_eq!(r.header("x-ratelimit-limit"), "30");
+    }
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.code(), "rate_limit_exceeded");
+    assert_eq!(r.header("x-ratelimit-remaining"), "0");
+    assert_eq!(r.header("retry-after"), r.header("x-ratelimit-retryafter"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("30 requests per minute")
+    );
+    // The test key of the same organization has its own bucket.
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_test_admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn plan_change_through_the_store_applies_on_next_request() {
+    let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
+        .await;
+    assert_eq!(r.header("x-ratelimit-limit"), "120");
+    t.store
+        .set_plan(&t.org_a, synaptiq_core::plan::Plan::Enterprise)
+        .await
+        .expect("plan");
+    t.app
+        .keys
+        .observe_epoch(t.store.change_epoch().await.expect("epoch"));
+    let r = t
+        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
+        .await;
+    assert_eq!(r.header("x-ratelimit-limit"), "3000");
+    assert_eq!(r.body["organization"]["plan"], "enterprise");
+}

@@ -1,0 +1,187 @@
+//! `TestApp`: the real router over a real SQLite file, driven in-process (no sockets), with
+//! two organizations and keys of every kind.
+
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the harness"
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use serde_json::Value;
+use synaptiq_core::hash::Pepper;
+use synaptiq_core::ids::OrgId;
+use synaptiq_core::plan::{Plan, RatePolicy};
+use synaptiq_core::scope::{Environment, Scope};
+use synaptiq_server::keys::{KeySpec, issue};
+use synaptiq_server::stack::ClientAddr;
+use synaptiq_server::{AppState, ServerConfig};
+use synaptiq_store::Store;
+use tower::ServiceExt;
+
+/// Keys of every kind used by the tests (full secrets, test-only).
+pub struct Keys {
+    pub a_live_read: String,
+    pub a_live_write: String,
+    pub a_live_admin: String,
+    pub a_test_admin: String,
+    pub a_test_read: String,
+    pub b_live_admin: String,
+}
+
+pub struct TestApp {
+    pub app: AppState,
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    pub org_a: OrgId,
+    pub org_b: OrgId,
+    pub keys: Keys,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+impl TestApp {
+    /// A fresh app whose limits never interfere.
+    pub async fn new() -> Self {
+        Self::with_policy(RatePolicy::uniform(1_000_000)).await
+    }
+
+    pub async fn with_policy(policy: RatePolicy) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = synaptiq_store::open(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        let (pepper, _) = Pepper::generate(1).expect("pepper");
+        let mut config = ServerConfig::new(dir.path().to_owned());
+        config.rate_policy = policy;
+        let app = synaptiq_server::App::build(store.clone(), pepper.clone(), config);
+        let router = synaptiq_server::stack::router(app.clone());
+        let org_a = store
+            .create_org("Org A", Plan::Starter)
+            .await
+            .expect("org")
+            .id;
+        let org_b = store
+            .create_org("Org B", Plan::Starter)
+            .await
+            .expect("org")
+            .id;
+        let mk = |org: OrgId, env, scope| {
+            let (store, pepper) = (store.clone(), pepper.clone());
+            async move {
+                let spec = KeySpec {
+                    org_id: org,
+                    environment: env,
+                    scope,
+                    name: format!("{env} {scope}"),
+                    expires_at: None,
+                    allowed_ips: vec![],
+                    rotated_from: None,
+                };
+                let (_, secret) = issue(store.as_ref(), &pepper, spec, "test", None)
+                    .await
+                    .expect("key");
+                secret.expose().to_owned()
+            }
+        };
+        use Environment::{Live, Test};
+        let keys = Keys {
+            a_live_read: mk(org_a.clone(), Live, Scope::Read).await,
+            a_live_write: mk(org_a.clone(), Live, Scope::Write).await,
+            a_live_admin: mk(org_a.clone(), Live, Scope::Admin).await,
+            a_test_admin: mk(org_a.clone(), Test, Scope::Admin).await,
+            a_test_read: mk(org_a.clone(), Test, Scope::Read).await,
+            b_live_admin: mk(org_b.clone(), Live, Scope::Admin).await,
+        };
+        Self {
+            app,
+            router,
+            store,
+            org_a,
+            org_b,
+            keys,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request through the real router.
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let mut req = req;
+        req.extensions_mut()
+            .insert(ClientAddr(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+            .await
+            .expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request with an optional key and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut b = Request::builder().method(method).uri(path);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        let req = match body {
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(serde_json::to_vec(&v).expect("json")))
+                .expect("request"),
+            None => b.body(Body::empty()).expect("request"),
+        };
+        self.send(req).await
+    }
+
+    /// Creates a lead with `key` and returns its id.
+    pub async fn lead(&self, key: &str, email: &str) -> String {
+        let r = self
+            .call(
+                Method::POST,
+                "/api/v1/leads",
+                Some(key),
+                Some(serde_json::json!({"email": email})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().expect("id").to_owned()
+    }
+}

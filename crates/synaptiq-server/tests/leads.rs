@@ -1,0 +1,337 @@
+//! The Leads API through the real router.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use common::TestApp;
+use serde_json::json;
+
+#[tokio::test]
+async fn create_get_patch_delete() {
+    let t = TestApp::new().await;
+    let k = &t.keys.a_live_write;
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/leads",
+            Some(k),
+            Some(
+                json!({"email": "Jane@Acme.io", "name": "Jane Doe", "company": "Acme", "score": 42,
+                        "tags": ["inbound"], "customFields": {"crmId": "7"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    assert!(id.starts_with("lead_") && id.len() == 31);
+    assert_eq!(r.header("location"), format!("/api/v1/leads/{id}"));
+    assert_eq!(r.body["status"], "new");
+    assert_eq!(r.body["source"], "api");
+    assert_eq!(r.body["customFields"]["crmId"], "7");
+    let created = r.body["createdAt"].as_str().expect("createdAt");
+    assert_eq!(created.len(), 24, "ISO 8601 with milliseconds: {created}");
+    assert!(created.ends_with('Z'));
+
+    let got = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/leads/{id}"),
+            Some(&t.keys.a_live_read),
+            None,
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.body, r.body);
+
+    let p = t
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/leads/{id}"),
+            Some(k),
+            Some(json!({"status": "qualified", "name": null})),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{:?}", p.body);
+    assert_eq!(p.body["status"], "qualified");
+    assert!(p.body["name"].is_null());
+    assert_eq!(p.body["company"], "Acme");
+
+    // Write keys cannot delete; admin keys can, once.
+    let d = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/leads/{id}"),
+            Some(k),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::FORBIDDEN);
+    let d = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/leads/{id}"),
+            Some(&t.keys.a_live_admin),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::NO_CONTENT);
+    let d = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/leads/{id}"),
+            Some(&t.keys.a_live_admin),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, StatusCode::NOT_FOUND);
+    assert_eq!(d.code(), "not_found");
+}
+
+#[tokio::test]
+async fn duplicate_email_is_a_conflict_within_org_and_environment_only() {
+    let t = TestApp::new().await;
+    let id = t.lead(&t.keys.a_live_admin, "dup@example.com").await;
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/leads",
+            Some(&t.keys.a_live_admin),
+            Some(json!({"email": "DUP@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.code(), "conflict");
+    assert_eq!(r.body["error"]["param"], "email");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains(&id)
+    );
+    // Same email in the sandbox and in another organization is fine.
+    t.lead(&t.keys.a_test_admin, "dup@example.com").await;
+    t.lead(&t.keys.b_live_admin, "dup@example.com").await;
+    // PATCH onto a taken email conflicts too.
+    let other = t.lead(&t.keys.a_live_admin, "other@example.com").await;
+    let r = t
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/leads/{other}"),
+            Some(&t.keys.a_live_admin),
+            Some(json!({"email": "dup@example.com"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["error"]["param"], "email");
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field() {
+    let t = TestApp::new().await;
+    let k = Some(t.keys.a_live_write.as_str());
+    let cases = [
+        (json!({}), "email"),
+        (json!({"email": "not-an-email"}), "email"),
+        (json!({"email": "a@b.co", "score": 101}), "score"),
+        (json!({"email": "a@b.co", "score": -1}), "score"),
+        (json!({"email": "a@b.co", "status": "won"}), "status"),
+        (json!({"email": "a@b.co", "nickname": "x"}), "nickname"),
+        (json!({"email": "a@b.co", "tags": "x"}), "tags"),
+        (json!({"email": "a@b.co", "name": "x".repeat(201)}), "name"),
+        (json!({"email": "a@b.co", "source": "chat"}), "source"),
+        (json!([1, 2]), "body"),
+    ];
+    for (body, param) in cases {
+        let r = t
+            .call(Method::POST, "/api/v1/leads", k, Some(body.clone()))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {:?}", r.body);
+        assert_eq!(r.code(), "invalid_request");
+        assert_eq!(r.body["error"]["param"], param, "{body}: {:?}", r.body);
+    }
+    let bad_json = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/leads")
+        .header("authorization", format!("Bearer {}", t.keys.a_live_write))
+        .header("content-type", "application/json")
+        .body(Body::from("{\"email\": "))
+        .expect("request");
+    let r = t.send(bad_json).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["param"], "body");
+    let text = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/leads")
+        .header("authorization", format!("Bearer {}", t.keys.a_live_write))
+        .header("content-type", "text/plain")
+        .body(Body::from("email=a@b.co"))
+        .expect("request");
+    let r = t.send(text).await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(r.code(), "unsupported_media_type");
+    let big = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/leads")
+        .header("authorization", format!("Bearer {}", t.keys.a_live_write))
+        .header("content-type", "application/json")
+        .body(Body::from(vec![b' '; 2 * 1024 * 1024]))
+        .expect("request");
+    let r = t.send(big).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.code(), "payload_too_large");
+}
+
+#[tokio::test]
+async fn list_filters_sorting_and_pagination() {
+    let t = TestApp::new().await;
+    let k = t.keys.a_live_admin.clone();
+    for i in 0..7 {
+        let status = if i % 2 == 0 { "qualified" } else { "new" };
+        let r = t
+            .call(Method::POST, "/api/v1/leads", Some(&k), Some(json!({"email": format!("l{i}@example.com"), "score": i * 10, "status": status})))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let r = t
+        .call(Method::GET, "/api/v1/leads?limit=3&page=2", Some(&k), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.body["pagination"],
+        json!({"page": 2, "limit": 3, "total": 7, "totalPages": 3, "hasMore": true})
+    );
+    assert_eq!(r.body["data"].as_array().expect("data").len(), 3);
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/leads?status=qualified&sortBy=score&sortOrder=asc",
+            Some(&k),
+            None,
+        )
+        .await;
+    let scores: Vec<i64> = r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|l| l["score"].as_i64().expect("score"))
+        .collect();
+    assert_eq!(scores, vec![0, 20, 40, 60]);
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "page=0",
+        "status=won",
+        "sortBy=name",
+        "createdAfter=yesterday",
+        "color=red",
+        "limit=abc",
+    ] {
+        let r = t
+            .call(Method::GET, &format!("/api/v1/leads?{bad}"), Some(&k), None)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", r.body);
+        let param = bad.split('=').next().expect("param");
+        assert_eq!(r.body["error"]["param"], param, "{bad}");
+    }
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/leads?createdAfter=2000-01-01T00:00:00Z&createdBefore=2000-01-02T00:00:00Z",
+            Some(&k),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 0);
+    // The sandbox sees none of it.
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/leads",
+            Some(&t.keys.a_test_read),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 0);
+}
+
+#[tokio::test]
+async fn search_ranks_and_isolates() {
+    let t = TestApp::new().await;
+    let k = t.keys.a_live_admin.clone();
+    for (email, name, company) in [
+        ("zed@other.io", "Zed", "Acme Widgets"),
+        ("acme@acme.io", "Someone", "Nope"),
+        ("bob@corp.io", "Bob Acme", "Corp"),
+        ("x_y%z@corp.io", "Percent", "Corp"),
+    ] {
+        let r = t
+            .call(
+                Method::POST,
+                "/api/v1/leads",
+                Some(&k),
+                Some(json!({"email": email, "name": name, "company": company})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+    }
+    let r = t
+        .call(Method::GET, "/api/v1/leads/search?q=acme", Some(&k), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let emails: Vec<&str> = r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|l| l["email"].as_str().expect("email"))
+        .collect();
+    assert_eq!(emails.len(), 3);
+    assert_eq!(
+        emails[0], "acme@acme.io",
+        "prefix matches rank first: {emails:?}"
+    );
+    // LIKE wildcards in the query are literal.
+    let r = t
+        .call(Method::GET, "/api/v1/leads/search?q=%25", Some(&k), None)
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 1, "{:?}", r.body);
+    let r = t
+        .call(Method::GET, "/api/v1/leads/search?q=_", Some(&k), None)
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 1);
+    let r = t
+        .call(Method::GET, "/api/v1/leads/search", Some(&k), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["param"], "q");
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/leads/search?q=acme",
+            Some(&t.keys.b_live_admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 0);
+}
+
+#[tokio::test]
+async fn malformed_ids_are_not_found() {
+    let t = TestApp::new().await;
+    for id in [
+        "nope",
+        "lead_",
+        "key_01HQ3VXK9BWMN4F6T2P8R5GYSC",
+        "lead_01HQ3VXK9BWMN4F6T2P8R5GYSC",
+    ] {
+        let r = t
+            .call(
+                Method::GET,
+                &format!("/api/v1/leads/{id}"),
+                Some(&t.keys.a_live_read),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
+    }
+}
