@@ -5,6 +5,10 @@
     dead_code,
     reason = "each test file uses a different part of the harness"
 )]
+#![allow(
+    clippy::expect_used,
+    reason = "test harness: a failed setup must fail the test"
+)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
