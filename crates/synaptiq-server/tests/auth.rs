@@ -1,6 +1,11 @@
 //! Authentication and authorization through the real router: the matrix of every route ×
 //! every identity, the table of bad `Authorization` headers, challenges and messages.
 
+#![allow(
+    clippy::expect_used,
+    reason = "tests: a failed step must fail the test"
+)]
+
 mod common;
 
 use axum::body::Body;
