@@ -9,6 +9,7 @@ use synaptiq_store::Store;
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
 use crate::ratelimit::RateLimiter;
+use crate::usage::UsageRecorder;
 
 /// Cheap to clone; what handlers receive.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct App {
     pub keys: KeyCache,
     /// Per-key rate limits and the failed-authentication throttle.
     pub limiter: RateLimiter,
+    /// Last-use facts waiting to be written.
+    pub usage: UsageRecorder,
     /// The configuration the server started with.
     pub config: ServerConfig,
     /// The OpenAPI document, rendered once.
@@ -48,6 +51,7 @@ impl App {
             pepper,
             keys: KeyCache::default(),
             limiter: RateLimiter::default(),
+            usage: UsageRecorder::default(),
             config,
             openapi: serde_json::to_vec(&crate::openapi::document())
                 .unwrap_or_default()

@@ -62,6 +62,8 @@ pub struct ServerConfig {
     pub rate_policy: synaptiq_core::plan::RatePolicy,
     /// How often the key cache checks the database for changes made elsewhere.
     pub cache_poll_interval: Duration,
+    /// How often last-use facts are written and expired keys are swept.
+    pub housekeeping_interval: Duration,
 }
 
 impl ServerConfig {
@@ -82,6 +84,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             on_plaintext_key: PlaintextKeyPolicy::Flag,
             cache_poll_interval: Duration::from_millis(500),
+            housekeeping_interval: Duration::from_secs(5),
             rate_policy: synaptiq_core::plan::RatePolicy::default(),
         }
     }

@@ -128,3 +128,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             })
     }
 }
+
+/// A JSON body that may be absent (no body at all): then `T::default()`.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let empty = req.headers().get(header::CONTENT_TYPE).is_none()
+            && req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        if empty {
+            let limit = state.config.body_limit;
+            let bytes = axum::body::to_bytes(req.into_body(), limit)
+                .await
+                .map_err(|_| too_large(limit))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
+            }
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Request bodies must be JSON: send `Content-Type: application/json`.",
+            ));
+        }
+        JsonBody::from_request(req, state)
+            .await
+            .map(|JsonBody(v)| OptionalJsonBody(v))
+    }
+}

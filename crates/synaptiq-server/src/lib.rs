@@ -10,6 +10,9 @@
 //! - [`ratelimit`]: per-key GCRA buckets and the failed-authentication throttle.
 //! - [`routes`]: every route with its required scope (one table), one file per resource.
 //! - [`extract`]: JSON body and query extractors that speak our error envelope.
+//! - [`keys`]: issuing and rotating keys (the only place a plain key exists).
+//! - [`usage`]: last-use facts, batched. [`exposure`]: the plain-HTTP tripwire.
+//! - [`server`]: binding, background tasks (cache poller, usage flusher, expiry sweep).
 //! - [`error`]: `ApiError`, the only error type of the HTTP layer.
 //! - [`request_id`]: request ids and the headers every response carries.
 //! - [`openapi`], [`docs`]: the OpenAPI document and the documentation pages.
@@ -33,6 +36,7 @@ pub mod server;
 pub mod stack;
 pub mod tls;
 pub mod transport;
+pub mod usage;
 
 pub use app::{App, AppState};
 pub use config::{PlaintextKeyPolicy, ServerConfig, TlsMode};

@@ -79,6 +79,7 @@ impl Bound {
         let router = crate::stack::router(self.app.clone());
         let (tx, rx) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll_changes(self.app.clone(), rx.clone()));
+        let housekeeper = tokio::spawn(housekeeping(self.app.clone(), rx.clone()));
         let mode = match &self.tls {
             Some(t) => Mode::Tls(TlsAcceptor::from(t.config.clone())),
             None => Mode::BehindProxy,
@@ -99,6 +100,9 @@ impl Bound {
             t.await??;
         }
         poller.abort();
+        housekeeper.abort();
+        // Nothing acknowledged is lost: pending last-use facts are written before closing.
+        self.app.usage.flush(self.app.store.as_ref()).await;
         self.app.store.close().await;
         Ok(())
     }
@@ -118,5 +122,19 @@ async fn poll_changes(app: AppState, mut stop: tokio::sync::watch::Receiver<bool
             Ok(epoch) => app.keys.observe_epoch(epoch),
             Err(e) => tracing::debug!(error = %e, "change epoch poll failed"),
         }
+    }
+}
+
+/// Writes batched last-use facts and records expiries as they happen.
+async fn housekeeping(app: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(app.config.housekeeping_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        app.usage.flush(app.store.as_ref()).await;
+        crate::keys::record_expiries(&app).await;
     }
 }

@@ -38,6 +38,15 @@ pub struct Caller {
     pub auth: Arc<AuthRecord>,
     /// The rate-limit verdict of this request.
     pub verdict: Verdict,
+    /// The client's address.
+    pub ip: IpAddr,
+}
+
+impl Caller {
+    /// The audit actor: the calling key and the client address.
+    pub fn actor(&self) -> crate::keys::Actor {
+        crate::keys::Actor { id: self.auth.key.id.to_string(), ip: Some(self.ip.to_string()) }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -180,11 +189,18 @@ async fn guard(
         .with_header(header::HeaderName::from_static("x-ratelimit-retryafter"), HeaderValue::from(secs));
         return with_key_headers(err.into_response(), &app, &auth, &verdict, now);
     }
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     req.extensions_mut().insert(Caller {
         auth: auth.clone(),
         verdict,
+        ip,
     });
     let res = next.run(req).await;
+    app.usage.note(&auth.key.id, ip, user_agent.as_deref());
     with_key_headers(res, &app, &auth, &verdict, now)
 }
 

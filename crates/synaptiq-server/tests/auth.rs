@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
 use serde_json::json;
+use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_server::routes::{self, Access};
 
 /// Who calls.
@@ -45,6 +46,10 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
             S::OK
         }
         ("PATCH", "/api/v1/leads/{id}") => S::OK,
+        ("GET", "/api/v1/keys" | "/api/v1/keys/{id}" | "/api/v1/audit-events") => S::OK,
+        ("POST", "/api/v1/keys" | "/api/v1/keys/{id}/rotate") => S::CREATED,
+        ("PATCH", "/api/v1/keys/{id}") | ("POST", "/api/v1/keys/{id}/revoke") => S::OK,
+        ("DELETE", "/api/v1/keys/{id}") => S::NO_CONTENT,
         _ => panic!("route {method} {path} is missing from the authorization matrix"),
     };
     let needed = routes::rule_scope(method, path);
@@ -95,25 +100,31 @@ async fn authorization_matrix_covers_every_route() {
                 Who::OtherEnv => Some(t.keys.a_test_admin.as_str()),
             };
             // Every object referenced by id belongs to organization A, live.
-            let id = t
-                .lead(&t.keys.a_live_admin, &format!("m{n}@example.com"))
-                .await;
+            let id = if def.path.starts_with("/api/v1/keys/") {
+                t.key_id(Environment::Live, Scope::Read).await
+            } else {
+                t.lead(&t.keys.a_live_admin, &format!("m{n}@example.com"))
+                    .await
+            };
             let path = def.path.replace("{id}", &id);
             let path = if def.path.ends_with("/search") {
                 format!("{path}?q=example")
             } else {
                 path
             };
-            let body = match def.method {
-                Method::POST => Some(json!({"email": format!("new{n}@example.com")})),
-                Method::PATCH => Some(json!({"score": 50})),
+            let body = match (def.method.as_str(), def.path) {
+                ("POST", "/api/v1/leads") => Some(json!({"email": format!("new{n}@example.com")})),
+                ("PATCH", "/api/v1/leads/{id}") => Some(json!({"score": 50})),
+                ("POST", "/api/v1/keys") => Some(json!({"name": "matrix", "scope": "read"})),
+                ("PATCH", "/api/v1/keys/{id}") => Some(json!({"name": "renamed"})),
+                ("POST", "/api/v1/keys/{id}/rotate") => Some(json!({"gracePeriodSeconds": 60})),
                 _ => None,
             };
             let r = t.call(def.method.clone(), &path, key, body).await;
             let want = expected(&def.method, def.path, who);
             assert_eq!(
                 r.status, want,
-                "{who:?} {} {}: {:?}",
+                "{who:?} {} {} ({path}): {:?}",
                 def.method, def.path, r.body
             );
             if !r.status.is_success() {
@@ -127,7 +138,7 @@ async fn authorization_matrix_covers_every_route() {
             checked += 1;
         }
     }
-    assert!(checked >= 6 * 7, "only {checked} cells checked");
+    assert!(checked >= 6 * 15, "only {checked} cells checked");
 }
 
 #[test]

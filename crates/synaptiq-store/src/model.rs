@@ -213,3 +213,45 @@ pub struct NewAuditEvent {
     /// Client address, if known.
     pub ip: Option<String>,
 }
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RotateOutcome {
+    /// No such key in that organization and environment.
+    NotFound,
+    /// The key is revoked or expired: nothing to rotate.
+    NotUsable(KeyStatus),
+    /// Done.
+    Rotated {
+        /// The old key, now ending at its deadline.
+        old: Box<KeyRecord>,
+        /// The replacement.
+        new: Box<KeyRecord>,
+    },
+}
+
+/// The last use of a key, as seen by one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageFact {
+    /// The key.
+    pub key_id: KeyId,
+    /// When.
+    pub at: Timestamp,
+    /// Client address.
+    pub ip: String,
+    /// User agent (truncated to 256 characters).
+    pub user_agent: Option<String>,
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Only events about this key.
+    pub key_id: Option<KeyId>,
+    /// Only events of this type.
+    pub kind: Option<String>,
+    /// At or after.
+    pub since: Option<Timestamp>,
+    /// Before.
+    pub until: Option<Timestamp>,
+}

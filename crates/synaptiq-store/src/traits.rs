@@ -10,7 +10,12 @@ use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, UpdateLead};
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-use crate::model::{AuthRecord, KeyRecord, NewAuditEvent, NewKey, OrgRecord, Role, UserRecord};
+use crate::model::{
+    AuditFilter, AuthRecord, KeyRecord, NewAuditEvent, NewKey, OrgRecord, Role, RotateOutcome,
+    UsageFact, UserRecord,
+};
+use synaptiq_core::scope::KeyStatus;
+use synaptiq_types::audit::AuditEvent;
 
 /// What can go wrong in storage, in words the server maps to HTTP.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +84,8 @@ pub trait KeyStore {
         &self,
         org: &OrgId,
         env: Option<Environment>,
+        status: Option<KeyStatus>,
+        now: Timestamp,
         page: PageRequest,
     ) -> Result<(Vec<KeyRecord>, u64)>;
     /// Revokes a key now (idempotent: an already revoked key keeps its first revocation time);
@@ -90,6 +97,43 @@ pub trait KeyStore {
         id: &KeyId,
         now: Timestamp,
     ) -> Result<Option<KeyRecord>>;
+    /// Rotates `id`: inserts `replacement` (same organization, environment, name, scope and
+    /// allow-list, prepared by the caller) and makes the old key end at `deadline` (or earlier,
+    /// if it already expired sooner), atomically. Only a usable key (active or rotating) can be
+    /// rotated. Bumps the change epoch.
+    async fn rotate_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        replacement: NewKey,
+        deadline: Timestamp,
+        now: Timestamp,
+    ) -> Result<RotateOutcome>;
+    /// Changes a key's name and/or allow-list; bumps the change epoch. `None` when absent.
+    async fn update_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        name: Option<&str>,
+        allowed_ips: Option<&[String]>,
+    ) -> Result<Option<KeyRecord>>;
+    /// Deletes a key: it stops working at once and leaves every list; the row stays for the
+    /// audit trail. `false` when absent (or already deleted).
+    async fn delete_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Keys whose `expiresAt` has passed and whose expiry has not been recorded yet; marks
+    /// them recorded. Each key is returned by exactly one call, whichever node makes it.
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>>;
+    /// Writes a batch of last-use facts in one transaction. A fact older than the stored one
+    /// does not overwrite it (batches from several nodes merge).
+    async fn record_usage(&self, batch: &[UsageFact]) -> Result<()>;
     /// Where a key lives, for operator tools that are given only its id (the CLI). Never used
     /// on a customer request path.
     async fn locate_key(&self, id: &KeyId) -> Result<Option<(OrgId, Environment)>>;
@@ -154,6 +198,14 @@ pub trait UserStore {
 pub trait AuditStore {
     /// Appends an event.
     async fn record(&self, event: NewAuditEvent) -> Result<()>;
+    /// A page of an organization's events in one environment, newest first, with the total.
+    async fn list_audit(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<AuditEvent>, u64)>;
 }
 
 /// Everything the server needs from storage.

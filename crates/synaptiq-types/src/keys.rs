@@ -105,10 +105,72 @@ pub struct KeyList {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct KeyListQuery {
+    /// Only keys in this status.
+    pub status: Option<KeyStatusFilter>,
     /// Page number, from 1.
     #[param(minimum = 1, maximum = 1000000)]
     pub page: Option<u32>,
     /// Page size, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+}
+
+/// `PATCH /api/v1/keys/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "CRM sync (prod)", "allowedIps": ["203.0.113.0/24"]}))]
+pub struct UpdateKey {
+    /// New label, 1–100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// New CIDR allow-list (replaces the old one; `[]` allows every address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_ips: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/keys/{id}/rotate`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"gracePeriodSeconds": 86400}))]
+pub struct RotateKey {
+    /// How long the old key keeps working: 0–604800 seconds (default 86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 604800)]
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// The answer to a rotation: the new key (with its secret, once) and the old key's deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RotatedKey {
+    /// The replacement, including `secret`.
+    pub new_key: CreatedKey,
+    /// The old key, now `rotating` (or `expired` for a zero grace period).
+    pub old_key: ApiKey,
+}
+
+/// Filters of `GET /api/v1/keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatusFilter {
+    /// Usable, not rotated.
+    Active,
+    /// In a rotation grace period.
+    Rotating,
+    /// Past `expiresAt`.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
+/// Validates a key name.
+pub fn validate_name(name: &str) -> Result<(), crate::FieldError> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 100 {
+        return Err(crate::FieldError::new(
+            "name",
+            "name must be 1 to 100 characters",
+        ));
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@
 //! - [`me`]: `GET /api/v1/me` and organizations.
 //! - [`validate`]: field-level validation errors.
 
+pub mod audit;
 pub mod error;
 pub mod keys;
 pub mod leads;

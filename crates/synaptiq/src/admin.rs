@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{KeySpec, created, issue};
+use synaptiq_server::keys::{Actor, KeySpec, created, issue};
 use synaptiq_store::{NewAuditEvent, Role};
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
@@ -114,7 +114,7 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 rotated_from: None,
             };
             let pepper = setup::pepper(g)?;
-            let (rec, secret) = issue(store.as_ref(), &pepper, spec, "cli", None).await?;
+            let (rec, secret) = issue(store.as_ref(), &pepper, spec, &Actor::local("cli")).await?;
             if json {
                 print_json(&created(&rec, &secret))?;
             } else {
@@ -131,7 +131,13 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
             let mut page = 1;
             loop {
                 let (keys, total) = store
-                    .list_keys(&org_id, None, PageRequest::new(Some(page), Some(100))?)
+                    .list_keys(
+                        &org_id,
+                        None,
+                        None,
+                        Timestamp::now(),
+                        PageRequest::new(Some(page), Some(100))?,
+                    )
                     .await?;
                 let n = keys.len();
                 all.extend(keys);
@@ -175,6 +181,44 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 })
                 .await?;
             println!("revoked {id} (running servers refuse it within 2 s)");
+        }
+        KeyCommand::Rotate { id, grace } => {
+            let id = KeyId::parse(&id).map_err(|e| anyhow!("{e}"))?;
+            if !(0..=synaptiq_server::keys::MAX_GRACE_SECS).contains(&grace) {
+                bail!("--grace must be between 0 and 604800 seconds");
+            }
+            let (org, env) = store
+                .locate_key(&id)
+                .await?
+                .ok_or_else(|| anyhow!("no key {id}"))?;
+            let pepper = setup::pepper(g)?;
+            let (old, new, secret) = synaptiq_server::keys::rotate(
+                store.as_ref(),
+                &pepper,
+                &org,
+                env,
+                &id,
+                grace,
+                "cli",
+                None,
+            )
+            .await
+            .map_err(|e| match e {
+                synaptiq_server::keys::RotateError::NotFound => anyhow!("no key {id}"),
+                synaptiq_server::keys::RotateError::NotUsable(s) => {
+                    anyhow!(
+                        "key {id} is {}; only active or rotating keys can be rotated",
+                        s.as_str()
+                    )
+                }
+                synaptiq_server::keys::RotateError::Store(e) => anyhow!(e),
+            })?;
+            let deadline = old.expires_at.map(|t| t.to_iso()).unwrap_or_default();
+            println!(
+                "rotated {id} -> {} (old key works until {deadline})",
+                new.id
+            );
+            println!("new secret (shown once, store it now): {}", secret.expose());
         }
         KeyCommand::Check { .. } => unreachable_check()?,
     }

@@ -206,6 +206,14 @@ pub enum KeyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Rotate a key: a new key now, the old one valid for a grace period.
+    Rotate {
+        /// Key id.
+        id: String,
+        /// Grace period in seconds (0–604800).
+        #[arg(long, default_value_t = 86_400)]
+        grace: i64,
+    },
     /// Revoke a key now (running servers refuse it within 2 s).
     Revoke {
         /// Key id.

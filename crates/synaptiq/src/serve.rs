@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow};
 use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_server::config::default_public_url;
-use synaptiq_server::keys::{KeySpec, issue};
+use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_server::{PlaintextKeyPolicy, ServerConfig, TlsMode};
 use synaptiq_store::{Role, Store};
 
@@ -105,7 +105,7 @@ async fn bootstrap(
         allowed_ips: vec![],
         rotated_from: None,
     };
-    let (rec, secret) = issue(store, &pepper, spec, "bootstrap", None).await?;
+    let (rec, secret) = issue(store, &pepper, spec, &Actor::local("bootstrap")).await?;
     let cacert = cacert.map(|p| format!(" --cacert {p}")).unwrap_or_default();
     println!(
         "First run: created organization \"Default\" ({}) on the starter plan.",

@@ -3,7 +3,9 @@
 //! The router is built from [`table`], and so are the authorization matrix test and the
 //! comparison with the OpenAPI document: a route cannot exist without declaring its access.
 
+pub mod audit;
 pub mod health;
+pub mod keys;
 pub mod leads;
 pub mod me;
 
@@ -108,6 +110,24 @@ pub fn table() -> Vec<Route> {
         route(M::GET, "/api/v1/leads/{id}", Needs(Read), leads::get),
         route(M::PATCH, "/api/v1/leads/{id}", Needs(Write), leads::update),
         route(M::DELETE, "/api/v1/leads/{id}", Needs(Admin), leads::delete),
+        route(M::GET, "/api/v1/keys", Needs(Admin), keys::list),
+        route(M::POST, "/api/v1/keys", Needs(Admin), keys::create),
+        route(M::GET, "/api/v1/keys/{id}", Needs(Admin), keys::get),
+        route(M::PATCH, "/api/v1/keys/{id}", Needs(Admin), keys::update),
+        route(M::DELETE, "/api/v1/keys/{id}", Needs(Admin), keys::delete),
+        route(
+            M::POST,
+            "/api/v1/keys/{id}/rotate",
+            Needs(Admin),
+            keys::rotate,
+        ),
+        route(
+            M::POST,
+            "/api/v1/keys/{id}/revoke",
+            Needs(Admin),
+            keys::revoke,
+        ),
+        route(M::GET, "/api/v1/audit-events", Needs(Admin), audit::list),
     ]
 }
 

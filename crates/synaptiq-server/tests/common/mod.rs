@@ -21,7 +21,7 @@ use synaptiq_core::hash::Pepper;
 use synaptiq_core::ids::OrgId;
 use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{KeySpec, issue};
+use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_server::stack::ClientAddr;
 use synaptiq_server::{AppState, ServerConfig};
 use synaptiq_store::Store;
@@ -103,7 +103,7 @@ impl TestApp {
                     allowed_ips: vec![],
                     rotated_from: None,
                 };
-                let (_, secret) = issue(store.as_ref(), &pepper, spec, "test", None)
+                let (_, secret) = issue(store.as_ref(), &pepper, spec, &Actor::local("test"))
                     .await
                     .expect("key");
                 secret.expose().to_owned()
@@ -173,6 +173,28 @@ impl TestApp {
             None => b.body(Body::empty()).expect("request"),
         };
         self.send(req).await
+    }
+
+    /// Creates a key of organization A and returns its id.
+    pub async fn key_id(&self, env: Environment, scope: Scope) -> String {
+        self.key_of(self.org_a.clone(), env, scope).await.0
+    }
+
+    /// Creates a key and returns (id, secret).
+    pub async fn key_of(&self, org: OrgId, env: Environment, scope: Scope) -> (String, String) {
+        let spec = KeySpec {
+            org_id: org,
+            environment: env,
+            scope,
+            name: "fixture".into(),
+            expires_at: None,
+            allowed_ips: vec![],
+            rotated_from: None,
+        };
+        let (rec, secret) = issue(self.store.as_ref(), &self.app.pepper, spec, &Actor::local("test"))
+            .await
+            .expect("key");
+        (rec.id.to_string(), secret.expose().to_owned())
     }
 
     /// Creates a lead with `key` and returns its id.

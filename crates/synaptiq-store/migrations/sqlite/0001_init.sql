@@ -27,8 +27,13 @@ CREATE TABLE api_keys (
     rotated_to            TEXT,
     last_used_at          BIGINT,
     last_used_ip          TEXT,
-    last_used_user_agent  TEXT
+    last_used_user_agent  TEXT,
+    -- Soft deletion: the row stays for the audit trail and to answer "revoked".
+    deleted_at            BIGINT,
+    -- When the expiry sweep recorded `key.expired` for this key.
+    expiry_recorded_at    BIGINT
 );
+CREATE INDEX api_keys_expiry ON api_keys (expires_at) WHERE expiry_recorded_at IS NULL;
 CREATE INDEX api_keys_by_org ON api_keys (org_id, environment, created_at);
 
 CREATE TABLE leads (
@@ -77,6 +82,7 @@ CREATE TABLE audit_events (
     created_at   BIGINT NOT NULL
 );
 CREATE INDEX audit_events_by_org ON audit_events (org_id, environment, created_at);
+CREATE INDEX audit_events_by_key ON audit_events (key_id, created_at);
 
 -- Bumped in the same transaction as every change that affects authentication (key revoked,
 -- plan changed, …). Servers poll it to invalidate their key caches within a second.

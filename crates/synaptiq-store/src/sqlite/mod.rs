@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+// Dynamic SQL here is assembled only from constants; values are bound.
+use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use synaptiq_core::ids::{OrgId, UserId};
 use synaptiq_core::plan::Plan;
+use synaptiq_core::scope::Environment;
+use synaptiq_types::audit::AuditEvent;
+use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-use crate::model::{NewAuditEvent, OrgRecord, Role, UserRecord};
+use crate::model::{AuditFilter, NewAuditEvent, OrgRecord, Role, UserRecord};
 use crate::traits::{AuditStore, OrgStore, Result, Store, StoreError, UserStore};
 
 /// The SQLite store.
@@ -187,6 +191,63 @@ impl AuditStore for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn list_audit(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        f: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<AuditEvent>, u64)> {
+        const FILTER: &str = "org_id = $1 AND environment = $2 AND ($3 IS NULL OR key_id = $3) \
+            AND ($4 IS NULL OR type = $4) AND ($5 IS NULL OR created_at >= $5) \
+            AND ($6 IS NULL OR created_at < $6)";
+        let key_id = f.key_id.as_ref().map(|k| k.as_str().to_owned());
+        let since = f.since.map(Timestamp::millis);
+        let until = f.until.map(Timestamp::millis);
+        let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM audit_events WHERE {FILTER}"
+        )))
+        .bind(org.as_str())
+        .bind(env.as_str())
+        .bind(&key_id)
+        .bind(&f.kind)
+        .bind(since)
+        .bind(until)
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, type, actor, key_id, ip, environment, created_at FROM audit_events \
+             WHERE {FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+        )))
+        .bind(org.as_str())
+        .bind(env.as_str())
+        .bind(&key_id)
+        .bind(&f.kind)
+        .bind(since)
+        .bind(until)
+        .bind(i64::from(page.limit))
+        .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let events = rows
+            .iter()
+            .map(audit_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((events, u64::try_from(total).unwrap_or(0)))
+    }
+}
+
+fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEvent> {
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        kind: row.try_get("type")?,
+        actor: row.try_get("actor")?,
+        key_id: row.try_get("key_id")?,
+        ip: row.try_get("ip")?,
+        environment: row.try_get("environment")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+    })
 }
 
 #[async_trait]

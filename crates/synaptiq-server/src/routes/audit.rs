@@ -1,0 +1,47 @@
+//! The audit log (admin scope), for the caller's organization and environment.
+
+use axum::Json;
+use axum::extract::State;
+use synaptiq_core::ids::KeyId;
+use synaptiq_store::AuditFilter;
+use synaptiq_types::audit::{AuditEventList, AuditQuery};
+use synaptiq_types::pagination::PageRequest;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::stack::Caller;
+
+/// Lists audit events, newest first.
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "A page of audit events.", body = AuditEventList)))]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditEventList>, ApiError> {
+    let page = PageRequest::new(q.page, q.limit)?;
+    let key_id = q
+        .key_id
+        .as_deref()
+        .map(|s| {
+            KeyId::parse(s)
+                .map_err(|_| ApiError::invalid("keyId", "keyId must be a key id (key_…)"))
+        })
+        .transpose()?;
+    let filter = AuditFilter {
+        key_id,
+        kind: q.kind,
+        since: q.since,
+        until: q.until,
+    };
+    let k = &caller.auth.key;
+    let (data, total) = app
+        .store
+        .list_audit(&k.org_id, k.environment, &filter, page)
+        .await?;
+    Ok(Json(AuditEventList {
+        data,
+        pagination: page.describe(total),
+    }))
+}

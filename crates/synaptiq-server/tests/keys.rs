@@ -1,0 +1,468 @@
+//! Key lifecycle through the real router: create, rotate with a grace period, Revoke Old Key,
+//! expiry, IP allow-lists, usage facts and the audit log.
+
+#![allow(
+    clippy::expect_used,
+    reason = "tests: a failed step must fail the test"
+)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::TestApp;
+use serde_json::{Value, json};
+use synaptiq_types::time::Timestamp;
+
+async fn create(t: &TestApp, admin: &str, body: Value) -> (String, String) {
+    let r = t
+        .call(Method::POST, "/api/v1/keys", Some(admin), Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let secret = r.body["secret"].as_str().expect("secret").to_owned();
+    (r.body["id"].as_str().expect("id").to_owned(), secret)
+}
+
+async fn me(t: &TestApp, key: &str) -> StatusCode {
+    t.call(Method::GET, "/api/v1/me", Some(key), None)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn secret_is_shown_once() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            Some(&admin),
+            Some(json!({"name": "CRM", "scope": "write"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let secret = r.body["secret"].as_str().expect("secret");
+    assert!(secret.starts_with("sk_live_") && secret.len() == 44);
+    assert_eq!(r.body["environment"], "live");
+    assert_eq!(r.body["status"], "active");
+    let id = r.body["id"].as_str().expect("id");
+    let got = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(got.body.get("secret").is_none());
+    let listed = t
+        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
+        .await;
+    assert!(
+        !listed.body.to_string().contains(secret),
+        "a list leaked a secret"
+    );
+    assert_eq!(me(&t, secret).await, StatusCode::OK);
+    // A test admin key creates test keys and sees no live ones.
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/keys",
+            Some(&t.keys.a_test_admin),
+            Some(json!({"name": "t", "scope": "read"})),
+        )
+        .await;
+    assert!(
+        r.body["secret"]
+            .as_str()
+            .expect("secret")
+            .starts_with("sk_test_")
+    );
+    let listed = t
+        .call(
+            Method::GET,
+            "/api/v1/keys",
+            Some(&t.keys.a_test_admin),
+            None,
+        )
+        .await;
+    assert!(
+        listed.body["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|k| k["environment"] == "test")
+    );
+}
+
+#[tokio::test]
+async fn create_validation() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    for (body, param) in [
+        (json!({"scope": "read"}), "name"),
+        (json!({"name": "", "scope": "read"}), "name"),
+        (json!({"name": "x", "scope": "owner"}), "scope"),
+        (
+            json!({"name": "x", "scope": "read", "expiresAt": "2001-01-01T00:00:00Z"}),
+            "expiresAt",
+        ),
+        (
+            json!({"name": "x", "scope": "read", "allowedIps": ["not-an-ip"]}),
+            "allowedIps",
+        ),
+        (
+            json!({"name": "x", "scope": "read", "secret": "mine"}),
+            "secret",
+        ),
+    ] {
+        let r = t
+            .call(
+                Method::POST,
+                "/api/v1/keys",
+                Some(&admin),
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(r.body["error"]["param"], param, "{body}: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn zero_downtime_rotation_and_revoke_old_key() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let (old_id, old) = create(
+        &t,
+        &admin,
+        json!({"name": "CRM", "scope": "read", "allowedIps": ["127.0.0.0/8"]}),
+    )
+    .await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/keys/{old_id}/rotate"),
+            Some(&admin),
+            Some(json!({"gracePeriodSeconds": 3600})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let new = r.body["newKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let new_id = r.body["newKey"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(r.body["newKey"]["name"], "CRM");
+    assert_eq!(r.body["newKey"]["scope"], "read");
+    assert_eq!(r.body["newKey"]["allowedIps"], json!(["127.0.0.0/8"]));
+    assert_eq!(r.body["newKey"]["rotatedFrom"], old_id.as_str());
+    assert_eq!(r.body["oldKey"]["status"], "rotating");
+    assert_eq!(r.body["oldKey"]["rotatedTo"], new_id.as_str());
+    let deadline =
+        Timestamp::parse(r.body["oldKey"]["expiresAt"].as_str().expect("deadline")).expect("ts");
+    let expected = Timestamp::now().plus_seconds(3600);
+    assert!((deadline.millis() - expected.millis()).abs() < 5_000);
+
+    // Both work; the old one announces its end.
+    let r = t.call(Method::GET, "/api/v1/leads", Some(&old), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("deprecation").starts_with('@'));
+    assert_eq!(r.header("sunset"), deadline.to_http_date());
+    assert!(
+        r.header("link").contains("/docs/api-reference/rotation")
+            && r.header("link").contains("rel=\"deprecation\"")
+    );
+    let r = t.call(Method::GET, "/api/v1/leads", Some(&new), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("deprecation").is_empty());
+
+    // Revoke Old Key: the old key stops at once, the new one keeps working.
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/keys/{old_id}/revoke"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "revoked");
+    let r = t.call(Method::GET, "/api/v1/me", Some(&old), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("revoked")
+    );
+    assert_eq!(me(&t, &new).await, StatusCode::OK);
+    // A revoked key cannot be rotated.
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/keys/{old_id}/rotate"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn zero_grace_expires_now_and_rotating_twice_keeps_each_deadline() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let (a_id, a) = create(&t, &admin, json!({"name": "A", "scope": "read"})).await;
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/keys/{a_id}/rotate"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "no body means the default grace: {:?}",
+        r.body
+    );
+    let a_deadline = r.body["oldKey"]["expiresAt"].clone();
+    let b_id = r.body["newKey"]["id"].as_str().expect("id").to_owned();
+    let b = r.body["newKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let r = t
+        .call(
+            Method::POST,
+            &format!("/api/v1/keys/{b_id}/rotate"),
+            Some(&admin),
+            Some(json!({"gracePeriodSeconds": 0})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.body["oldKey"]["status"], "expired");
+    let c = r.body["newKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let r = t.call(Method::GET, "/api/v1/me", Some(&b), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("expired")
+    );
+    assert_eq!(me(&t, &a).await, StatusCode::OK, "A keeps its own deadline");
+    assert_eq!(me(&t, &c).await, StatusCode::OK);
+    let got = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{a_id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(got.body["expiresAt"], a_deadline);
+    for bad in [
+        json!({"gracePeriodSeconds": -1}),
+        json!({"gracePeriodSeconds": 604801}),
+        json!({"grace": 5}),
+    ] {
+        let r = t
+            .call(
+                Method::POST,
+                &format!("/api/v1/keys/{a_id}/rotate"),
+                Some(&admin),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    // Filter by status.
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/keys?status=expired",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|k| k["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![b_id.as_str()]);
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/keys?status=rotating",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 1);
+}
+
+#[tokio::test]
+async fn ip_allow_list_and_patch() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let (id, key) = create(
+        &t,
+        &admin,
+        json!({"name": "office", "scope": "read", "allowedIps": ["10.0.0.0/8"]}),
+    )
+    .await;
+    // The harness calls from 127.0.0.1.
+    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.code(), "forbidden");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("127.0.0.1")
+    );
+    let r = t
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/keys/{id}"),
+            Some(&admin),
+            Some(json!({"allowedIps": ["127.0.0.1"], "name": "office 2"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["allowedIps"], json!(["127.0.0.1/32"]));
+    assert_eq!(r.body["name"], "office 2");
+    assert_eq!(
+        me(&t, &key).await,
+        StatusCode::OK,
+        "PATCH applies on the next request"
+    );
+}
+
+#[tokio::test]
+async fn expiry_is_enforced_and_recorded_by_the_sweep() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let soon = Timestamp::now().plus_seconds(2).to_iso();
+    let (id, key) = create(
+        &t,
+        &admin,
+        json!({"name": "short", "scope": "read", "expiresAt": soon}),
+    )
+    .await;
+    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.header("sunset").is_empty(), "within 7 days of expiry");
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("expired")
+    );
+    synaptiq_server::keys::record_expiries(&t.app).await;
+    synaptiq_server::keys::record_expiries(&t.app).await;
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit-events?keyId={id}&type=key.expired"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["pagination"]["total"], 1,
+        "recorded exactly once: {:?}",
+        r.body
+    );
+    assert_eq!(r.body["data"][0]["actor"], "system");
+}
+
+#[tokio::test]
+async fn delete_usage_and_audit() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let (id, key) = create(&t, &admin, json!({"name": "tmp", "scope": "read"})).await;
+    assert_eq!(me(&t, &key).await, StatusCode::OK);
+    t.app.usage.flush(t.store.as_ref()).await;
+    let got = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(got.body["lastUsedAt"].is_string(), "{:?}", got.body);
+    assert_eq!(got.body["lastUsedIp"], "127.0.0.1");
+    let r = t
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(me(&t, &key).await, StatusCode::UNAUTHORIZED);
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit-events?keyId={id}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let kinds: Vec<&str> = r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(kinds, vec!["key.deleted", "key.created"]);
+    let admin_id = t
+        .call(Method::GET, "/api/v1/me", Some(&admin), None)
+        .await
+        .body["key"]["id"]
+        .clone();
+    assert_eq!(r.body["data"][0]["actor"], admin_id);
+    assert_eq!(r.body["data"][0]["ip"], "127.0.0.1");
+    // The sandbox's audit log does not show live events.
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/audit-events?keyId={id}"),
+            Some(&t.keys.a_test_admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["pagination"]["total"], 0);
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/audit-events?keyId=nope",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
