@@ -199,8 +199,7 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 env,
                 &id,
                 grace,
-                "cli",
-                None,
+                &Actor::local("cli"),
             )
             .await
             .map_err(|e| match e {
