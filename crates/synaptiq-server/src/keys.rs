@@ -43,7 +43,10 @@ pub struct Actor {
 impl Actor {
     /// An actor without a client address (CLI, bootstrap, background tasks).
     pub fn local(id: &str) -> Self {
-        Self { id: id.to_owned(), ip: None }
+        Self {
+            id: id.to_owned(),
+            ip: None,
+        }
     }
 }
 

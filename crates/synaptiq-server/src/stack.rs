@@ -45,7 +45,10 @@ pub struct Caller {
 impl Caller {
     /// The audit actor: the calling key and the client address.
     pub fn actor(&self) -> crate::keys::Actor {
-        crate::keys::Actor { id: self.auth.key.id.to_string(), ip: Some(self.ip.to_string()) }
+        crate::keys::Actor {
+            id: self.auth.key.id.to_string(),
+            ip: Some(self.ip.to_string()),
+        }
     }
 }
 
@@ -86,6 +89,58 @@ async fn not_found() -> ApiError {
 }
 
 /// Request timeout and the body-size limit declared by `Content-Length`.
+/// How much of an oversized body is read and discarded so the client sees a clean 413
+/// (larger uploads are cut off).
+const DRAIN_FACTOR: usize = 8;
+
+enum BodyRead {
+    Complete(axum::body::Bytes),
+    TooLarge,
+    Failed,
+    TimedOut,
+}
+
+/// Reads a body of at most `limit` bytes. Past the limit it keeps reading and discarding (up
+/// to `DRAIN_FACTOR` × the limit) so the 413 reaches the client cleanly.
+async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    deadline: tokio::time::Instant,
+) -> BodyRead {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => return BodyRead::TimedOut,
+            Ok(None) => return BodyRead::Complete(buf.into()),
+            Ok(Some(Err(_))) => return BodyRead::Failed,
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    if buf.len() + data.len() > limit {
+                        drain(body, limit * DRAIN_FACTOR, deadline).await;
+                        return BodyRead::TooLarge;
+                    }
+                    buf.extend_from_slice(data);
+                }
+            }
+        }
+    }
+}
+
+/// Reads and discards up to `cap` bytes of `body` before `deadline`.
+async fn drain(body: axum::body::Body, cap: usize, deadline: tokio::time::Instant) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    while seen <= cap {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |d| d.len()),
+            _ => return,
+        }
+    }
+}
+
 async fn limits(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
@@ -93,17 +148,36 @@ async fn limits(State(app): State<AppState>, req: Request, next: Next) -> Respon
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = app.config.body_limit;
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(limit).into_response();
-    }
-    match tokio::time::timeout(app.config.request_timeout, next.run(req)).await {
-        Ok(res) => res,
-        Err(_) => ApiError::new(
+    let timed_out = || {
+        ApiError::new(
             ErrorCode::ServiceUnavailable,
             "The request took too long. Retry shortly.",
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
-        .into_response(),
+        .into_response()
+    };
+    let deadline = tokio::time::Instant::now() + app.config.request_timeout;
+    if declared.is_some_and(|n| n > limit as u64) {
+        drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
+        return too_large(limit).into_response();
+    }
+    // The whole body (≤ the limit) is read before any handler or guard answers. An answer sent
+    // while the client is still uploading makes HTTP/2 reset the stream, which clients such as
+    // curl report as a framing error instead of showing our 401/403/429.
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, limit, deadline).await {
+        BodyRead::Complete(b) => b,
+        BodyRead::TooLarge => return too_large(limit).into_response(),
+        BodyRead::Failed => {
+            return ApiError::invalid("body", "The request body could not be read.")
+                .into_response();
+        }
+        BodyRead::TimedOut => return timed_out(),
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    match tokio::time::timeout_at(deadline, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => timed_out(),
     }
 }
 

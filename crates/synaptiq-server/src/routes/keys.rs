@@ -95,13 +95,7 @@ pub async fn create(
         allowed_ips,
         rotated_from: None,
     };
-    let (rec, secret) = keys::issue(
-        app.store.as_ref(),
-        &app.pepper,
-        spec,
-        &caller.actor(),
-    )
-    .await?;
+    let (rec, secret) = keys::issue(app.store.as_ref(), &app.pepper, spec, &caller.actor()).await?;
     let mut res = (StatusCode::CREATED, Json(keys::created(&rec, &secret))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/keys/{}", rec.id)) {
         res.headers_mut().insert(header::LOCATION, v);

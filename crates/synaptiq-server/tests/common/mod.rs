@@ -191,9 +191,14 @@ impl TestApp {
             allowed_ips: vec![],
             rotated_from: None,
         };
-        let (rec, secret) = issue(self.store.as_ref(), &self.app.pepper, spec, &Actor::local("test"))
-            .await
-            .expect("key");
+        let (rec, secret) = issue(
+            self.store.as_ref(),
+            &self.app.pepper,
+            spec,
+            &Actor::local("test"),
+        )
+        .await
+        .expect("key");
         (rec.id.to_string(), secret.expose().to_owned())
     }
 
