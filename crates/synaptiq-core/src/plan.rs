@@ -66,6 +66,40 @@ pub struct RatePolicy {
     per_minute: [[u32; 3]; 3],
     /// Failed authentications allowed per client IP per minute (burst of the same size).
     pub auth_failures_per_minute: u32,
+    /// Tighter per-key caps on some routes.
+    pub route_caps: Vec<RouteCap>,
+    /// Requests per key per day, by plan (`None`: no daily quota).
+    pub daily_quota: [Option<u32>; 3],
+    /// Requests in flight at once per key, per server process (`None`: no cap).
+    pub concurrency_per_key: Option<u32>,
+}
+
+/// A per-key cap on the routes matching `method` and `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCap {
+    /// HTTP method, or absent for every method.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// A route template (`/api/v1/leads/{id}`), or a prefix ending in `*` (`/api/v1/analytics/*`).
+    pub path: String,
+    /// Requests per minute per key on these routes.
+    pub per_minute: u32,
+}
+
+impl RouteCap {
+    /// Whether this cap covers `method` on the route template `path`.
+    pub fn matches(&self, method: &str, path: &str) -> bool {
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method));
+        let path_ok = match self.path.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => self.path == path,
+        };
+        method_ok && path_ok
+    }
 }
 
 impl Default for RatePolicy {
@@ -79,6 +113,9 @@ impl Default for RatePolicy {
         Self {
             per_minute,
             auth_failures_per_minute: 60,
+            route_caps: Vec::new(),
+            daily_quota: [None; 3],
+            concurrency_per_key: None,
         }
     }
 }
@@ -87,6 +124,20 @@ impl RatePolicy {
     /// Requests per minute for a key of `scope` in an organization on `plan`.
     pub fn limit(&self, scope: Scope, plan: Plan) -> u32 {
         self.per_minute[scope as usize][plan as usize]
+    }
+
+    /// The daily quota of a key on `plan`, if any.
+    pub fn daily(&self, plan: Plan) -> Option<u32> {
+        self.daily_quota[plan as usize]
+    }
+
+    /// The index and cap of the first route cap matching, if any.
+    pub fn route_cap(&self, method: &str, path: &str) -> Option<(usize, u32)> {
+        self.route_caps
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.matches(method, path))
+            .map(|(i, c)| (i, c.per_minute))
     }
 
     /// Overrides one cell.
@@ -99,6 +150,7 @@ impl RatePolicy {
         Self {
             per_minute: [[per_minute.max(1); 3]; 3],
             auth_failures_per_minute: per_minute.max(1),
+            ..Self::default()
         }
     }
 }
@@ -127,6 +179,17 @@ mod tests {
 ///
 /// [auth_failures]
 /// per_minute = 60          # failed authentications per client IP
+///
+/// [[routes]]               # tighter per-key caps on some routes
+/// method = "POST"
+/// path = "/api/v1/leads"   # a route template, or a prefix ending in `*`
+/// per_minute = 20
+///
+/// [daily_quota]            # requests per key per day, by plan
+/// starter = 10000
+///
+/// [concurrency]
+/// per_key = 10             # requests in flight per key (per server process)
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -135,6 +198,18 @@ struct PolicyFile {
     plans: std::collections::BTreeMap<String, PlanLimits>,
     #[serde(default)]
     auth_failures: Option<AuthFailures>,
+    #[serde(default)]
+    routes: Vec<RouteCap>,
+    #[serde(default)]
+    daily_quota: std::collections::BTreeMap<String, u32>,
+    #[serde(default)]
+    concurrency: Option<Concurrency>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Concurrency {
+    per_key: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,6 +258,36 @@ impl RatePolicy {
                 }
             }
         }
+        for (i, cap) in file.routes.iter().enumerate() {
+            if cap.per_minute == 0 {
+                return Err(PolicyError(format!(
+                    "routes[{i}].per_minute must be at least 1"
+                )));
+            }
+            if !cap.path.starts_with('/') {
+                return Err(PolicyError(format!("routes[{i}].path must start with /")));
+            }
+        }
+        policy.route_caps = file.routes;
+        for (name, n) in &file.daily_quota {
+            let plan = Plan::parse(name).ok_or_else(|| {
+                PolicyError(format!(
+                    "daily_quota: unknown plan `{name}` (expected starter, pro or enterprise)"
+                ))
+            })?;
+            if *n == 0 {
+                return Err(PolicyError(format!(
+                    "daily_quota.{name} must be at least 1"
+                )));
+            }
+            policy.daily_quota[plan as usize] = Some(*n);
+        }
+        if let Some(c) = file.concurrency {
+            if c.per_key == 0 {
+                return Err(PolicyError("concurrency.per_key must be at least 1".into()));
+            }
+            policy.concurrency_per_key = Some(c.per_key);
+        }
         if let Some(a) = file.auth_failures {
             if a.per_minute == 0 {
                 return Err(PolicyError(
@@ -211,5 +316,25 @@ mod policy_file_tests {
         assert!(err.to_string().contains("line 2"), "{err}");
         assert!(RatePolicy::from_toml("[plans.gold]\nread = 1\n").is_err());
         assert!(RatePolicy::from_toml("[plans.pro]\nread = 0\n").is_err());
+    }
+
+    #[test]
+    fn caps_quota_and_concurrency() {
+        let text = "[[routes]]\nmethod = \"POST\"\npath = \"/api/v1/leads\"\nper_minute = 5\n\
+                    [[routes]]\npath = \"/api/v1/analytics/*\"\nper_minute = 7\n\
+                    [daily_quota]\nstarter = 100\n[concurrency]\nper_key = 3\n";
+        let p = RatePolicy::from_toml(text).expect("valid");
+        assert_eq!(p.route_cap("POST", "/api/v1/leads"), Some((0, 5)));
+        assert_eq!(p.route_cap("GET", "/api/v1/leads"), None);
+        assert_eq!(
+            p.route_cap("GET", "/api/v1/analytics/overview"),
+            Some((1, 7))
+        );
+        assert_eq!(p.daily(Plan::Starter), Some(100));
+        assert_eq!(p.daily(Plan::Pro), None);
+        assert_eq!(p.concurrency_per_key, Some(3));
+        let err =
+            RatePolicy::from_toml("[[routes]]\npath = \"/x\"\nper_minit = 5\n").expect_err("typo");
+        assert!(err.to_string().contains("line 3"), "{err}");
     }
 }

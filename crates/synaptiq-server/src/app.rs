@@ -43,14 +43,24 @@ pub struct App {
 }
 
 impl App {
-    /// Assembles the state.
+    /// Assembles the state with per-process rate limits.
     pub fn build(store: Arc<dyn Store>, pepper: Pepper, config: ServerConfig) -> AppState {
+        Self::build_with(store, pepper, config, RateLimiter::default())
+    }
+
+    /// Assembles the state with a given limiter (e.g. global through Redis).
+    pub fn build_with(
+        store: Arc<dyn Store>,
+        pepper: Pepper,
+        config: ServerConfig,
+        limiter: RateLimiter,
+    ) -> AppState {
         let public_url: Arc<str> = Arc::from(config.public_url.trim_end_matches('/'));
         AppState(Arc::new(App {
             store,
             pepper,
             keys: KeyCache::default(),
-            limiter: RateLimiter::default(),
+            limiter,
             usage: UsageRecorder::default(),
             config,
             openapi: serde_json::to_vec(&crate::openapi::document())

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub on_plaintext_key: PlaintextKeyPolicy,
     /// Requests per minute by scope and plan, and the failed-authentication throttle.
     pub rate_policy: synaptiq_core::plan::RatePolicy,
+    /// Redis URL for global rate limits (`None`: per-process limits).
+    pub redis_url: Option<String>,
     /// How often the key cache checks the database for changes made elsewhere.
     pub cache_poll_interval: Duration,
     /// How often last-use facts are written and expired keys are swept.
@@ -84,6 +86,7 @@ impl ServerConfig {
             shutdown_grace: Duration::from_secs(30),
             on_plaintext_key: PlaintextKeyPolicy::Flag,
             cache_poll_interval: Duration::from_millis(500),
+            redis_url: None,
             housekeeping_interval: Duration::from_secs(5),
             rate_policy: synaptiq_core::plan::RatePolicy::default(),
         }

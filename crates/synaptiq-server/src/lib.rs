@@ -27,6 +27,7 @@ pub mod docs;
 pub mod error;
 pub mod exposure;
 pub mod extract;
+pub mod guard;
 pub mod keys;
 pub mod openapi;
 pub mod ratelimit;

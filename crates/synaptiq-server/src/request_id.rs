@@ -49,6 +49,14 @@ pub async fn middleware(State(public_url): State<Arc<str>>, req: Request, next: 
         public_url,
     };
     let mut res = CTX.scope(ctx, next.run(req)).await;
+    let class = match res.status().as_u16() {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        429 => "429",
+        400..=499 => "4xx",
+        _ => "5xx",
+    };
+    metrics::counter!("synaptiq_http_responses_total", "class" => class).increment(1);
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-request-id", v);

@@ -62,7 +62,19 @@ pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, pepper: Pepper) -
         .as_ref()
         .map(TcpListener::local_addr)
         .transpose()?;
-    let app = App::build(store, pepper, config);
+    let limiter = match &config.redis_url {
+        Some(url) => {
+            let redis = crate::ratelimit::redis::RedisBuckets::connect(
+                url,
+                std::time::Duration::from_secs(2),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("--redis-url: {e}"))?;
+            crate::ratelimit::RateLimiter::new(Some(redis))
+        }
+        None => crate::ratelimit::RateLimiter::default(),
+    };
+    let app = App::build_with(store, pepper, config, limiter);
     Ok(Bound {
         app,
         local_addr,
@@ -80,6 +92,7 @@ impl Bound {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll_changes(self.app.clone(), rx.clone()));
         let housekeeper = tokio::spawn(housekeeping(self.app.clone(), rx.clone()));
+        let prober = tokio::spawn(probe_redis(self.app.clone(), rx.clone()));
         let mode = match &self.tls {
             Some(t) => Mode::Tls(TlsAcceptor::from(t.config.clone())),
             None => Mode::BehindProxy,
@@ -101,6 +114,7 @@ impl Bound {
         }
         poller.abort();
         housekeeper.abort();
+        prober.abort();
         // Nothing acknowledged is lost: pending last-use facts are written before closing.
         self.app.usage.flush(self.app.store.as_ref()).await;
         self.app.store.close().await;
@@ -136,5 +150,20 @@ async fn housekeeping(app: AppState, mut stop: tokio::sync::watch::Receiver<bool
         }
         app.usage.flush(app.store.as_ref()).await;
         crate::keys::record_expiries(&app).await;
+    }
+}
+
+/// While Redis is unreachable, probes it every second so global limits resume promptly.
+async fn probe_redis(app: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        if app.limiter.degraded() {
+            app.limiter.probe().await;
+        }
     }
 }

@@ -126,6 +126,12 @@ pub struct ServeArgs {
         default_value = "flag"
     )]
     pub on_plaintext_key: PlaintextFlag,
+    /// Redis URL: makes rate limits global across server processes.
+    #[arg(long, env = "SYNAPTIQ_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Address for Prometheus metrics (`/metrics`, plain HTTP); off by default.
+    #[arg(long, env = "SYNAPTIQ_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Rate policy file (TOML); default: the seed's table.
     #[arg(long, env = "SYNAPTIQ_RATE_POLICY")]
     pub rate_policy: Option<PathBuf>,

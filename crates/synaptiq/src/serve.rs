@@ -57,6 +57,7 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
     c.header_read_timeout = Duration::from_secs(a.header_timeout_secs.max(1));
     c.request_timeout = Duration::from_secs(a.request_timeout_secs.max(1));
     c.max_connections = a.max_connections.max(1);
+    c.redis_url = a.redis_url.clone();
     if let Some(path) = &a.rate_policy {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -143,12 +144,39 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// Installs the Prometheus recorder and serves `/metrics` on its own (internal) address.
+async fn serve_metrics(addr: std::net::SocketAddr) -> Result<()> {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder).map_err(|e| anyhow!("metrics recorder: {e}"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("--metrics-listen {addr}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
 /// Runs the server.
 pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
     let config = config(g, &args)?;
     let store = setup::open_store(g).await?;
     let pepper = setup::pepper(g)?;
+    if let Some(addr) = args.metrics_listen {
+        serve_metrics(addr).await?;
+        println!("Prometheus metrics on http://{addr}/metrics");
+    }
     let bound = synaptiq_server::server::bind(config, store.clone(), pepper).await?;
     let public_url = bound.app.public_url.to_string();
     if let Some(tls) = &bound.tls {

@@ -1,47 +1,27 @@
-//! In-memory rate limiting: one GCRA bucket per API key, and a stricter bucket per client IP
-//! for failed authentications.
+//! In-memory GCRA buckets.
 //!
-//! Written by hand rather than with `governor` because limits differ per key (scope × plan,
-//! changing with the plan), and the same arithmetic ([`synaptiq_core::gcra`]) must run in the
-//! Redis script for multi-node limits. Buckets live in sharded mutex-protected maps: each check
-//! is one short critical section, so concurrent requests never lose an update.
+//! Written by hand rather than with `governor`: limits differ per key (scope × plan, changing
+//! with the plan), several buckets must be charged all-or-nothing, and the same arithmetic
+//! ([`synaptiq_core::gcra`]) runs in the Redis script. Buckets live in sharded mutex-protected
+//! maps; all buckets of one owner (a key, or an IP) share a shard, so one short critical
+//! section checks and charges them together and concurrent requests never lose an update.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use synaptiq_core::gcra::{Decision, Rate};
 
+use super::{Bucket, Outcome};
+
 const SHARDS: usize = 32;
-/// Buckets untouched for this long are full again and can be dropped.
-const IDLE_NS: u64 = 120_000_000_000;
+/// Buckets untouched for this long are full again and can be dropped (longest period: a day).
+const IDLE_NS: u64 = 86_400_000_000_000 + 60_000_000_000;
 
-struct Shards<K> {
-    shards: Vec<Mutex<HashMap<K, u64>>>,
-    /// One hasher for all threads, so a key always lands in the same shard.
-    hasher: std::hash::RandomState,
-}
-
-impl<K: std::hash::Hash + Eq> Shards<K> {
-    fn new() -> Self {
-        Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
-        }
-    }
-
-    fn shard(&self, k: &K) -> &Mutex<HashMap<K, u64>> {
-        use std::hash::BuildHasher;
-        let h = self.hasher.hash_one(k);
-        &self.shards[(h as usize) % SHARDS]
-    }
-}
-
-/// The outcome of a check, ready for response headers.
+/// The outcome of one bucket, ready for response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
-    /// Requests per minute.
+    /// Requests per period.
     pub limit: u32,
     /// The GCRA decision.
     pub decision: Decision,
@@ -54,17 +34,28 @@ impl Verdict {
     pub fn retry_after_secs(&self) -> u64 {
         self.decision.retry_after_ns.div_ceil(1_000_000_000).max(1)
     }
+
+    /// A verdict from a decision taken at `now_unix_ns`.
+    pub fn at(limit: u32, decision: Decision, now_unix_ns: u64) -> Self {
+        let reset = (now_unix_ns + decision.reset_after_ns).div_ceil(1_000_000_000);
+        Self {
+            limit,
+            decision,
+            reset_unix: i64::try_from(reset).unwrap_or(i64::MAX),
+        }
+    }
 }
 
-/// Per-key and per-IP buckets.
-pub struct RateLimiter {
+/// Buckets in memory.
+pub struct LocalBuckets {
     start: Instant,
     start_unix_ns: u64,
-    keys: Shards<String>,
-    ips: Shards<IpAddr>,
+    shards: Vec<Mutex<HashMap<String, u64>>>,
+    /// One hasher for all threads, so an owner always lands in the same shard.
+    hasher: std::hash::RandomState,
 }
 
-impl Default for RateLimiter {
+impl Default for LocalBuckets {
     fn default() -> Self {
         let start_unix_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -73,108 +64,91 @@ impl Default for RateLimiter {
         Self {
             start: Instant::now(),
             start_unix_ns,
-            keys: Shards::new(),
-            ips: Shards::new(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: std::hash::RandomState::new(),
         }
     }
 }
 
-impl RateLimiter {
-    /// Monotonic nanoseconds, offset so a fresh bucket (TAT 0) is always full.
+impl LocalBuckets {
+    /// Monotonic nanoseconds, offset so that a fresh bucket (TAT 0) is always full.
     fn now_ns(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX) + IDLE_NS * 1000
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX) + IDLE_NS
     }
 
-    fn verdict(&self, limit: u32, now: u64, decision: Decision) -> Verdict {
-        let unix_now = self.start_unix_ns + (now - IDLE_NS * 1000);
-        let reset_unix = (unix_now + decision.reset_after_ns).div_ceil(1_000_000_000);
-        Verdict {
-            limit,
-            decision,
-            reset_unix: i64::try_from(reset_unix).unwrap_or(i64::MAX),
-        }
-    }
-
-    fn spend<K: std::hash::Hash + Eq + Clone>(
-        &self,
-        shards: &Shards<K>,
-        k: &K,
-        rate: Rate,
-        commit: bool,
-    ) -> Verdict {
+    /// Checks all `buckets` of `owner`; charges them all only if all allow (and `spend`).
+    pub fn check(&self, owner: &str, buckets: &[Bucket], spend: bool) -> Outcome {
+        use std::hash::BuildHasher;
         let now = self.now_ns();
-        let shard = shards.shard(k);
-        let decision = match shard.lock() {
-            Ok(mut map) => {
-                let tat = map.get(k).copied().unwrap_or(0);
-                let d = rate.check(tat, now);
-                if commit && d.allowed {
-                    if map.len() > 100_000 {
-                        map.retain(|_, t| *t + IDLE_NS > now);
-                    }
-                    map.insert(k.clone(), d.new_tat_ns);
-                }
-                d
-            }
+        let unix_now = self.start_unix_ns + (now - IDLE_NS);
+        let shard = &self.shards[(self.hasher.hash_one(owner) as usize) % SHARDS];
+        let Ok(mut map) = shard.lock() else {
             // A poisoned shard means a panic mid-update; refuse rather than guess.
-            Err(_) => Rate::per_minute(1).check(u64::MAX / 2, now),
+            let d = Rate::per_minute(1).check(u64::MAX / 2, now);
+            let verdicts = buckets
+                .iter()
+                .map(|b| Verdict::at(b.rate.limit, d, unix_now))
+                .collect();
+            return Outcome {
+                verdicts,
+                refused: Some(0),
+            };
         };
-        self.verdict(rate.limit, now, decision)
-    }
-
-    /// Spends one request of `key_id`'s bucket (`limit` per minute).
-    pub fn check_key(&self, key_id: &str, limit: u32) -> Verdict {
-        self.spend(
-            &self.keys,
-            &key_id.to_owned(),
-            Rate::per_minute(limit),
-            true,
-        )
-    }
-
-    /// Reads `key_id`'s bucket without spending.
-    pub fn peek_key(&self, key_id: &str, limit: u32) -> Verdict {
-        let mut v = self.spend(
-            &self.keys,
-            &key_id.to_owned(),
-            Rate::per_minute(limit),
-            false,
-        );
-        // A peek reports what is left now, not after a hypothetical request.
-        if v.decision.allowed {
-            v.decision.remaining = v.decision.remaining.saturating_add(1).min(limit);
+        let decisions: Vec<Decision> = buckets
+            .iter()
+            .map(|b| b.rate.check(map.get(&b.id).copied().unwrap_or(0), now))
+            .collect();
+        let refused = decisions.iter().position(|d| !d.allowed);
+        if spend && refused.is_none() {
+            if map.len() > 100_000 {
+                map.retain(|_, t| *t + IDLE_NS > now);
+            }
+            for (b, d) in buckets.iter().zip(&decisions) {
+                map.insert(b.id.clone(), d.new_tat_ns);
+            }
         }
-        v
-    }
-
-    /// Records one failed authentication from `ip`; `false` when the IP is over its budget.
-    pub fn auth_failure(&self, ip: IpAddr, per_minute: u32) -> Verdict {
-        self.spend(&self.ips, &ip, Rate::per_minute(per_minute), true)
-    }
-
-    /// Whether `ip` has failed-authentication budget left (without spending).
-    pub fn ip_blocked(&self, ip: IpAddr, per_minute: u32) -> bool {
-        !self
-            .spend(&self.ips, &ip, Rate::per_minute(per_minute), false)
-            .decision
-            .allowed
+        let verdicts = buckets
+            .iter()
+            .zip(decisions)
+            .map(|(b, mut d)| {
+                if !spend && d.allowed {
+                    // A peek reports what is left now, not after a hypothetical request.
+                    d.remaining = d.remaining.saturating_add(1).min(b.rate.limit);
+                }
+                Verdict::at(b.rate.limit, d, unix_now)
+            })
+            .collect();
+        Outcome { verdicts, refused }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::BucketKind;
     use super::*;
+
+    fn minute(id: &str, n: u32) -> Bucket {
+        Bucket {
+            id: id.into(),
+            rate: Rate::per_minute(n),
+            kind: BucketKind::Minute,
+        }
+    }
 
     #[test]
     fn exact_under_threads() {
-        let rl = std::sync::Arc::new(RateLimiter::default());
+        let rl = std::sync::Arc::new(LocalBuckets::default());
         let allowed = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let (rl, allowed) = (rl.clone(), allowed.clone());
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        if rl.check_key("key_x", 120).decision.allowed {
+                        if rl
+                            .check("key_x", &[minute("key_x:m", 120)], true)
+                            .refused
+                            .is_none()
+                        {
                             allowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
@@ -190,18 +164,16 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_independent_and_ips_throttle() {
-        let rl = RateLimiter::default();
-        for _ in 0..30 {
-            assert!(rl.check_key("a", 30).decision.allowed);
-        }
-        assert!(!rl.check_key("a", 30).decision.allowed);
-        assert!(rl.check_key("b", 30).decision.allowed);
-        let ip: IpAddr = "10.0.0.1".parse().expect("ip");
-        for _ in 0..5 {
-            assert!(!rl.ip_blocked(ip, 5));
-            rl.auth_failure(ip, 5);
-        }
-        assert!(rl.ip_blocked(ip, 5));
+    fn all_or_nothing_across_buckets() {
+        let rl = LocalBuckets::default();
+        let buckets = [minute("a:m", 10), minute("a:r", 2)];
+        assert!(rl.check("a", &buckets, true).refused.is_none());
+        assert!(rl.check("a", &buckets, true).refused.is_none());
+        let out = rl.check("a", &buckets, true);
+        assert_eq!(out.refused, Some(1));
+        // The refused request charged nothing: 8 of 10 left in the minute bucket.
+        let peek = rl.check("a", &buckets[..1], false);
+        assert_eq!(peek.verdicts[0].decision.remaining, 8);
+        assert!(rl.check("b", &[minute("b:m", 1)], true).refused.is_none());
     }
 }

@@ -13,17 +13,24 @@ use crate::app::AppState;
 
 /// Health status.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Health {
-    /// `ok`, `ready` or `unavailable`.
+    /// `ok`, `ready`, `degraded` (serving, but rate limits are per-process because Redis is
+    /// unreachable) or `unavailable`.
     pub status: &'static str,
+    /// `global` (Redis), `local` (one process) or `degraded` (Redis configured, unreachable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<&'static str>,
 }
 
 /// Liveness: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", security(()),
     responses((status = 200, description = "The process is up.", body = Health)))]
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    Json(Health {
+        status: "ok",
+        rate_limits: None,
+    })
 }
 
 /// Readiness: storage answers within two seconds.
@@ -34,12 +41,24 @@ pub async fn healthz() -> Json<Health> {
     ))]
 pub async fn readyz(State(app): State<AppState>) -> Response {
     match tokio::time::timeout(Duration::from_secs(2), app.store.ping()).await {
-        Ok(Ok(())) => Json(Health { status: "ready" }).into_response(),
+        Ok(Ok(())) => {
+            let (status, rate_limits) = match (app.limiter.is_global(), app.limiter.degraded()) {
+                (true, true) => ("degraded", "degraded"),
+                (true, false) => ("ready", "global"),
+                (false, _) => ("ready", "local"),
+            };
+            Json(Health {
+                status,
+                rate_limits: Some(rate_limits),
+            })
+            .into_response()
+        }
         _ => {
             let mut res = (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(Health {
                     status: "unavailable",
+                    rate_limits: None,
                 }),
             )
                 .into_response();

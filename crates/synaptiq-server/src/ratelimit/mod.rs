@@ -1,0 +1,202 @@
+//! Rate limiting: GCRA buckets per key (per-minute by scope × plan, optional per-route caps and
+//! a daily quota), a concurrency cap per key, and a stricter per-IP bucket for failed
+//! authentications.
+//!
+//! One process: [`local`] keeps buckets in memory. Several processes: [`redis`] runs one
+//! atomic Lua script per request using Redis `TIME`, so limits are global. When Redis is
+//! unreachable or slow (50 ms), requests fall back to the local buckets, the limiter reports
+//! itself degraded (`/readyz`, `synaptiq_ratelimit_degraded`), a probe retries every second, and
+//! global limits resume when Redis answers again. Failed authentications fail closed while
+//! degraded: they are answered 429, never allowed unthrottled.
+
+pub mod local;
+pub mod redis;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use synaptiq_core::gcra::Rate;
+
+use local::LocalBuckets;
+pub use local::Verdict;
+
+/// How long a request waits for Redis before using local limits.
+pub const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// What a bucket limits, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketKind {
+    /// The key's per-minute limit (scope × plan).
+    Minute,
+    /// A per-route cap.
+    Route(String),
+    /// The daily quota.
+    Daily,
+}
+
+/// One bucket to check.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// Storage id, unique per key and kind.
+    pub id: String,
+    /// Its rate.
+    pub rate: Rate,
+    /// What it limits.
+    pub kind: BucketKind,
+}
+
+/// The result of checking all of a request's buckets at once.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Verdicts in the order of the buckets given.
+    pub verdicts: Vec<Verdict>,
+    /// The first refusing bucket, if any (then nothing was spent).
+    pub refused: Option<usize>,
+}
+
+/// The limiter: local buckets, optionally shared through Redis.
+pub struct RateLimiter {
+    local: LocalBuckets,
+    redis: Option<redis::RedisBuckets>,
+    degraded: AtomicBool,
+    in_flight: Mutex<HashMap<String, u32>>,
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl RateLimiter {
+    /// A limiter, global through Redis when `redis` is given.
+    pub fn new(redis: Option<redis::RedisBuckets>) -> Self {
+        Self {
+            local: LocalBuckets::default(),
+            redis,
+            degraded: AtomicBool::new(false),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether limits are per-process because Redis is unreachable.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// Whether a Redis backend is configured.
+    pub fn is_global(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    fn set_degraded(&self, now: bool, why: &str) {
+        if self.degraded.swap(now, Ordering::AcqRel) != now {
+            metrics::gauge!("synaptiq_ratelimit_degraded").set(if now { 1.0 } else { 0.0 });
+            if now {
+                tracing::warn!(
+                    reason = why,
+                    "Redis unreachable: rate limits are per-process until it returns"
+                );
+            } else {
+                tracing::info!("Redis reachable again: rate limits are global");
+            }
+        }
+    }
+
+    /// Checks (and, when `spend`, spends from) all buckets of `owner` atomically: either every
+    /// bucket allows the request and each is charged, or nothing is charged.
+    pub async fn check(&self, owner: &str, buckets: &[Bucket], spend: bool) -> Outcome {
+        if let Some(r) = &self.redis
+            && !self.degraded()
+        {
+            match tokio::time::timeout(REDIS_TIMEOUT, r.check(buckets, spend)).await {
+                Ok(Ok(outcome)) => return outcome,
+                Ok(Err(e)) => self.set_degraded(true, &e.to_string()),
+                Err(_) => self.set_degraded(true, "timeout"),
+            }
+        }
+        self.local.check(owner, buckets, spend)
+    }
+
+    /// Records a failed authentication from `ip`; the verdict says whether it is within budget.
+    /// With Redis configured but unreachable this fails closed (refused).
+    pub async fn auth_failure(&self, ip: IpAddr, per_minute: u32) -> Verdict {
+        let bucket = [Bucket {
+            id: format!("ip:{ip}"),
+            rate: Rate::per_minute(per_minute),
+            kind: BucketKind::Minute,
+        }];
+        let mut v = self
+            .check(&bucket[0].id, &bucket, true)
+            .await
+            .verdicts
+            .remove(0);
+        if self.redis.is_some() && self.degraded() {
+            v.decision.allowed = false;
+            v.decision.retry_after_ns = v.decision.retry_after_ns.max(1_000_000_000);
+        }
+        v
+    }
+
+    /// Whether `ip` has used up its failed-authentication budget (nothing spent).
+    pub async fn ip_blocked(&self, ip: IpAddr, per_minute: u32) -> bool {
+        let bucket = [Bucket {
+            id: format!("ip:{ip}"),
+            rate: Rate::per_minute(per_minute),
+            kind: BucketKind::Minute,
+        }];
+        self.check(&bucket[0].id, &bucket, false)
+            .await
+            .refused
+            .is_some()
+    }
+
+    /// Takes one of `cap` in-flight slots of `key_id`; `None` when all are taken. The slot is
+    /// released when the returned guard drops. (Per process: a slot is held only as long as
+    /// this process serves the request.)
+    pub fn enter(&self, key_id: &str, cap: u32) -> Option<InFlight<'_>> {
+        let mut map = self.in_flight.lock().ok()?;
+        let n = map.entry(key_id.to_owned()).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(InFlight {
+            limiter: self,
+            key_id: key_id.to_owned(),
+        })
+    }
+
+    /// Probes Redis once; used every second while degraded.
+    pub async fn probe(&self) {
+        if let Some(r) = &self.redis {
+            match tokio::time::timeout(Duration::from_millis(500), r.ping()).await {
+                Ok(Ok(())) => self.set_degraded(false, "ok"),
+                Ok(Err(e)) => self.set_degraded(true, &e.to_string()),
+                Err(_) => self.set_degraded(true, "timeout"),
+            }
+        }
+    }
+}
+
+/// An in-flight slot; released on drop.
+pub struct InFlight<'a> {
+    limiter: &'a RateLimiter,
+    key_id: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.limiter.in_flight.lock()
+            && let Some(n) = map.get_mut(&self.key_id)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.key_id);
+            }
+        }
+    }
+}
