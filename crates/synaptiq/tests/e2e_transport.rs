@@ -1,0 +1,691 @@
+//! End-to-end transport tests against the real binary over real TLS: the seed's curl line,
+//! plain HTTP refused (never redirected) and the key it carried flagged, HTTP/2 over ALPN,
+//! TLS 1.2, graceful shutdown on SIGTERM, and the slowloris guard.
+
+#![allow(
+    clippy::expect_used,
+    reason = "tests: a failed step must fail the test"
+)]
+
+mod common;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::{
+    End, Options, RawResponse, Server, call, curl, get, read_until_closed, send, set_read_timeout,
+    shell_words, tcp_to,
+};
+use reqwest::Method;
+use serde_json::Value;
+
+fn key_in_list<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list.as_array()
+        .expect("key list is an array")
+        .iter()
+        .find(|k| k["id"] == id)
+        .unwrap_or_else(|| panic!("key {id} not in {list:#}"))
+}
+
+/// Asserts a raw plain-HTTP answer: `403 https_required`, JSON, no redirect, no HSTS, closed.
+fn assert_https_required(raw: &[u8], end: End, key: Option<&str>) -> RawResponse {
+    assert_eq!(
+        end,
+        End::Closed,
+        "the server must close the connection after refusing plain HTTP; got {:?}",
+        String::from_utf8_lossy(raw)
+    );
+    let r = RawResponse::parse(raw);
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 403"),
+        "status line: {r:#?}"
+    );
+    assert_eq!(
+        r.header("location"),
+        None,
+        "plain HTTP is never redirected: {r:#?}"
+    );
+    // RFC 6797 §7.2: HSTS MUST NOT be sent over non-secure transport.
+    assert_eq!(r.header("strict-transport-security"), None, "{r:#?}");
+    assert_eq!(r.header("connection"), Some("close"), "{r:#?}");
+    assert!(
+        r.header("content-type")
+            .is_some_and(|v| v.starts_with("application/json")),
+        "{r:#?}"
+    );
+    let j = r.json();
+    assert_eq!(j["error"]["code"], "https_required", "{j:#}");
+    let id = r.header("x-request-id").expect("X-Request-Id on the 403");
+    assert!(id.starts_with("req_"), "{id}");
+    assert_eq!(j["error"]["request_id"], id, "{j:#}");
+    if let Some(k) = key {
+        assert!(!r.body.contains(k), "the key must not be echoed: {r:#?}");
+    }
+    r
+}
+
+/// 1. The bootstrap's `curl` line, run with the real curl.
+#[test]
+fn seed_curl_line_works_verbatim() {
+    let s = Server::start();
+    let cert = s.cert_path.display().to_string();
+    let prefix = format!("curl --cacert {cert} https://127.0.0.1:");
+    let suffix = format!(
+        "/api/v1/leads -H \"Authorization: Bearer {}\"",
+        s.bootstrap_key
+    );
+    assert!(
+        s.curl_line.starts_with(&prefix) && s.curl_line.ends_with(&suffix),
+        "unexpected curl line: {:?}",
+        s.curl_line
+    );
+    let mut words = shell_words(&s.curl_line);
+    assert_eq!(words.len(), 6, "{words:?}");
+    assert_eq!(words[0], "curl");
+    // The printed URL carries the port given to --listen (0 here); aim it at the bound port.
+    for w in &mut words {
+        if w.starts_with("https://") {
+            *w = s.url("/api/v1/leads");
+        }
+    }
+    let mut args: Vec<String> = words[1..].to_vec();
+    args.extend(
+        [
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "60",
+            "-w",
+            "\nHTTP Status: %{http_code}\n",
+        ]
+        .map(String::from),
+    );
+    let (code, out, err) = curl(&args);
+    assert_eq!(code, Some(0), "curl failed: {err}\n{out}");
+    let body = out
+        .strip_suffix("\nHTTP Status: 200\n")
+        .unwrap_or_else(|| panic!("expected `HTTP Status: 200` at the end of {out:?}"));
+    let v: Value = serde_json::from_str(body).expect("JSON list");
+    assert_eq!(v["data"], Value::Array(vec![]), "{v:#}");
+    assert_eq!(v["pagination"]["total"], 0, "{v:#}");
+    assert_eq!(v["pagination"]["page"], 1, "{v:#}");
+    assert_eq!(v["pagination"]["limit"], 25, "{v:#}");
+}
+
+/// 2. Plain HTTP on the TLS port: 403 `https_required`, no redirect, closed; the key it
+/// carried is flagged as exposed (policy `flag`: it keeps working over HTTPS).
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_on_tls_port_is_refused_and_flags_the_key() {
+    let s = Server::start();
+    let (other_id, other_secret) = s.create_key(&s.org_id, "read", "test");
+    let mut tcp = s.tcp();
+    let head = format!(
+        "GET /api/v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.bootstrap_key
+    );
+    tcp.write_all(head.as_bytes()).expect("write");
+    let (raw, end) = read_until_closed(&mut tcp, Duration::from_secs(30));
+    let r = assert_https_required(&raw, end, Some(&s.bootstrap_key));
+    let msg = r.json()["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(msg.contains("HTTPS"), "{msg}");
+    assert!(
+        msg.contains("rotate"),
+        "the message warns about the key: {msg}"
+    );
+
+    // Policy `flag`: the key still works over HTTPS …
+    let c = s.client();
+    let me = get(&c, &s.url("/api/v1/me"), &s.bootstrap_key).await;
+    assert_eq!(me.status, 200, "{me:#?}");
+    me.assert_common_headers();
+    assert_eq!(me.json["key"]["id"], s.bootstrap_key_id.as_str());
+
+    // … and it is marked exposed; the key that never crossed in clear is not.
+    let list = s.cli_json(&["key", "list", "--org", &s.org_id, "--json"]);
+    let exposed = key_in_list(&list, &s.bootstrap_key_id);
+    assert!(
+        exposed["exposedAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "exposedAt must be set: {exposed:#}"
+    );
+    assert_eq!(exposed["status"], "active", "{exposed:#}");
+    let other = key_in_list(&list, &other_id);
+    assert_eq!(other["exposedAt"], Value::Null, "{other:#}");
+    let still = get(&c, &s.url("/api/v1/me"), &other_secret).await;
+    assert_eq!(still.status, 200, "{still:#?}");
+
+    // The management API shows it too, and the audit log has a `key.exposed` event.
+    let keys = get(&c, &s.url("/api/v1/keys"), &s.bootstrap_key).await;
+    assert_eq!(keys.status, 200, "{keys:#?}");
+    let k = key_in_list(&keys.json["data"], &s.bootstrap_key_id);
+    assert_eq!(k["exposedAt"], exposed["exposedAt"], "{k:#}");
+    let audit = get(
+        &c,
+        &s.url(&format!(
+            "/api/v1/audit-events?type=key.exposed&keyId={}",
+            s.bootstrap_key_id
+        )),
+        &s.bootstrap_key,
+    )
+    .await;
+    assert_eq!(audit.status, 200, "{audit:#?}");
+    let events = audit.json["data"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{audit:#?}");
+    assert_eq!(events[0]["type"], "key.exposed");
+    assert_eq!(events[0]["ip"], "127.0.0.1");
+}
+
+/// 2b. Plain HTTP without a key, or with a well-formed unknown key: the same 403, nothing
+/// flagged.
+#[test]
+fn plain_http_without_a_real_key_gets_the_same_403() {
+    let s = Server::start();
+    for head in [
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        "DELETE /api/v1/leads/lead_01HQ3VXK9BWMN4F6T2P8R5GYSC HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer sk_live_notarealkeynotarealkeynotarealkey1\r\n\r\n"
+            .to_owned(),
+    ] {
+        let mut tcp = s.tcp();
+        tcp.write_all(head.as_bytes()).expect("write");
+        let (raw, end) = read_until_closed(&mut tcp, Duration::from_secs(30));
+        assert_https_required(&raw, end, None);
+    }
+    let list = s.cli_json(&["key", "list", "--org", &s.org_id, "--json"]);
+    let k = key_in_list(&list, &s.bootstrap_key_id);
+    assert_eq!(k["exposedAt"], Value::Null, "{k:#}");
+}
+
+/// 2c. `--http-listen`: every request there gets 403 `https_required`, and a real key is
+/// flagged.
+#[tokio::test(flavor = "multi_thread")]
+async fn http_listen_port_refuses_everything_and_flags_keys() {
+    let s = Server::start_with(Options::default().args(&["--http-listen", "127.0.0.1:0"]));
+    let http_port = s.http_port.expect("the server printed its plain HTTP port");
+    assert_ne!(http_port, s.port);
+    for head in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        format!(
+            "POST /api/v1/leads HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+            s.bootstrap_key
+        ),
+    ] {
+        let mut tcp = tcp_to(http_port);
+        tcp.write_all(head.as_bytes()).expect("write");
+        let (raw, end) = read_until_closed(&mut tcp, Duration::from_secs(30));
+        assert_https_required(&raw, end, Some(&s.bootstrap_key));
+    }
+    let list = s.cli_json(&["key", "list", "--org", &s.org_id, "--json"]);
+    let k = key_in_list(&list, &s.bootstrap_key_id);
+    assert!(k["exposedAt"].is_string(), "exposedAt must be set: {k:#}");
+    // The HTTPS port is unaffected.
+    let c = s.client();
+    let me = get(&c, &s.url("/api/v1/me"), &s.bootstrap_key).await;
+    assert_eq!(me.status, 200, "{me:#?}");
+}
+
+/// 2d. `--on-plaintext-key revoke`: the key that crossed in clear stops working at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_key_policy_revoke_revokes_the_key() {
+    let s = Server::start_with(Options::default().args(&["--on-plaintext-key", "revoke"]));
+    let c = s.client();
+    // Warm the key cache first: revocation must not be hidden by it.
+    let me = get(&c, &s.url("/api/v1/me"), &s.bootstrap_key).await;
+    assert_eq!(me.status, 200, "{me:#?}");
+    let mut tcp = s.tcp();
+    let head = format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.bootstrap_key
+    );
+    tcp.write_all(head.as_bytes()).expect("write");
+    let (raw, end) = read_until_closed(&mut tcp, Duration::from_secs(30));
+    assert_https_required(&raw, end, Some(&s.bootstrap_key));
+    let r = get(&c, &s.url("/api/v1/me"), &s.bootstrap_key).await;
+    r.assert_error(401, "unauthorized");
+    let msg = r.json["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("revoked"), "{msg}");
+    let list = s.cli_json(&["key", "list", "--org", &s.org_id, "--json"]);
+    let k = key_in_list(&list, &s.bootstrap_key_id);
+    assert_eq!(k["status"], "revoked", "{k:#}");
+    assert!(k["exposedAt"].is_string(), "{k:#}");
+}
+
+/// 4. HTTP/2 by ALPN, HTTP/1.1, and a TLS 1.2-only client.
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_by_alpn_http11_and_tls12_clients_work() {
+    let s = Server::start();
+    let url = s.url("/api/v1/me");
+
+    let r = get(&s.client(), &url, &s.bootstrap_key).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert_eq!(r.version, reqwest::Version::HTTP_2, "ALPN must pick h2");
+    r.assert_common_headers();
+
+    let r = get(&s.client_h1(), &url, &s.bootstrap_key).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert_eq!(r.version, reqwest::Version::HTTP_11);
+    r.assert_common_headers();
+
+    // Raw rustls: the server selects h2 when offered, http/1.1 otherwise.
+    let t = s.tls_stream(&[b"h2", b"http/1.1"]);
+    assert_eq!(t.conn.alpn_protocol(), Some(&b"h2"[..]));
+    let t = s.tls_stream(&[b"http/1.1"]);
+    assert_eq!(t.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+
+    // A TLS 1.2-only rustls client, speaking HTTP/1.1 by hand.
+    let mut t = s.tls_stream_versions(&[b"http/1.1"], &[&rustls::version::TLS12]);
+    assert_eq!(
+        t.conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    let req = format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Connection: close\r\n\r\n",
+        s.bootstrap_key
+    );
+    send(&mut t, req.as_bytes());
+    let (raw, _) = read_until_closed(&mut t, Duration::from_secs(30));
+    let resp = RawResponse::parse(&raw);
+    assert!(resp.status_line.starts_with("HTTP/1.1 200"), "{resp:#?}");
+    assert_eq!(
+        resp.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+
+    // And the real curl restricted to TLS 1.2 (OpenSSL), over h2 and over HTTP/1.1.
+    let cacert = s.cert_path.display().to_string();
+    let auth = format!("Authorization: Bearer {}", s.bootstrap_key);
+    for (flag, version) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let args: Vec<String> = [
+            "-v",
+            "--silent",
+            "--show-error",
+            "--max-time",
+            "60",
+            flag,
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--cacert",
+            cacert.as_str(),
+            url.as_str(),
+            "-H",
+            auth.as_str(),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ]
+        .map(String::from)
+        .to_vec();
+        let (code, out, err) = curl(&args);
+        assert_eq!(code, Some(0), "curl failed: {err}");
+        assert_eq!(out, format!("200 {version}"), "{err}");
+        assert!(err.contains("TLSv1.2"), "curl did not use TLS 1.2: {err}");
+    }
+}
+
+/// 7. SIGTERM: a request in flight (head sent, body still arriving) completes with its
+/// answer; idle keep-alive connections are closed; new connections are refused; the process
+/// exits 0 and says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_the_request_in_flight_then_exits_zero() {
+    let mut s = Server::start();
+
+    // An idle keep-alive connection (one request done) must not hold the shutdown up.
+    let mut idle = s.tls_stream(&[b"http/1.1"]);
+    let req = format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\r\n",
+        s.bootstrap_key
+    );
+    send(&mut idle, req.as_bytes());
+    set_read_timeout(&idle, Duration::from_millis(300));
+    let (first, end) = read_until_closed(&mut idle, Duration::from_secs(5));
+    assert_eq!(end, End::TimedOut, "keep-alive connection stays open");
+    assert!(
+        String::from_utf8_lossy(&first).starts_with("HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
+
+    // The in-flight request: its head, with `Expect: 100-continue` so that the server's
+    // `100 Continue` proves the handler is running and waiting for the body.
+    let body = br#"{"email":"drain@example.com","name":"In flight"}"#;
+    let mut busy = s.tls_stream(&[b"http/1.1"]);
+    let head = format!(
+        "POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        s.bootstrap_key,
+        body.len()
+    );
+    send(&mut busy, head.as_bytes());
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        std::io::Read::read_exact(&mut busy, &mut byte).expect("read the 100 Continue");
+        interim.push(byte[0]);
+    }
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+
+    let signalled = Instant::now();
+    s.terminate();
+
+    // Shutdown has begun once the listener is gone: new connections are refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", s.port)).is_err() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "new connections still accepted 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        s.wait_exit(Duration::from_millis(200)),
+        None,
+        "the server exited while a request was in flight"
+    );
+
+    // The idle keep-alive connection is closed by the server.
+    let (_, end) = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert_eq!(end, End::Closed, "idle connection closed on shutdown");
+
+    // Finish the in-flight request: it gets its answer.
+    send(&mut busy, body);
+    set_read_timeout(&busy, Duration::from_secs(30));
+    let (raw, end) = read_until_closed(&mut busy, Duration::from_secs(30));
+    let r = RawResponse::parse(&raw);
+    assert!(
+        r.status_line.starts_with("HTTP/1.1 201"),
+        "in-flight request must complete: {r:#?}"
+    );
+    assert_eq!(r.json()["email"], "drain@example.com");
+    assert_eq!(end, End::Closed, "connection closed after the last answer");
+
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("the server must exit within 10 s of SIGTERM");
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+    eprintln!(
+        "exited {} ms after SIGTERM",
+        signalled.elapsed().as_millis()
+    );
+    let out = s.stdout_lines();
+    assert_eq!(
+        out.last().map(String::as_str),
+        Some("Synaptiq stopped."),
+        "{out:#?}"
+    );
+}
+
+/// 7b. SIGTERM (and SIGINT) with nothing in flight: a quick, clean exit.
+#[test]
+fn sigterm_or_sigint_when_idle_exits_zero_quickly() {
+    for signal in ["-TERM", "-INT"] {
+        let mut s = Server::start();
+        // Serve one request first: the signal handler is installed once serving has begun
+        // (see `sigterm_right_after_the_listening_line_is_graceful`).
+        let mut t = s.tls_stream(&[b"http/1.1"]);
+        send(
+            &mut t,
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        );
+        let (raw, _) = read_until_closed(&mut t, Duration::from_secs(30));
+        assert!(raw.starts_with(b"HTTP/1.1 200"), "{raw:?}");
+        std::thread::sleep(Duration::from_millis(200));
+        s.signal(signal);
+        let status = s
+            .wait_exit(Duration::from_secs(10))
+            .expect("exit within 10 s");
+        assert_eq!(status.code(), Some(0), "{signal}: {status}");
+        assert!(
+            s.stdout_lines().iter().any(|l| l == "Synaptiq stopped."),
+            "{signal}: {:#?}",
+            s.stdout_lines()
+        );
+    }
+}
+
+/// A SIGTERM that arrives as soon as the server says it is listening is still a graceful
+/// stop (exit 0, "Synaptiq stopped."), not death by the signal's default action.
+#[test]
+#[ignore = "product bug: the SIGTERM/SIGINT handler is installed only after \
+            `Synaptiq listening on …` is printed; see the e2e report"]
+fn sigterm_right_after_the_listening_line_is_graceful() {
+    for _ in 0..5 {
+        let mut s = Server::start();
+        s.terminate();
+        let status = s
+            .wait_exit(Duration::from_secs(10))
+            .expect("exit within 10 s");
+        assert_eq!(status.code(), Some(0), "killed by the signal: {status}");
+    }
+}
+
+/// Reads until closed and returns how long it took; fails if the connection stays open.
+fn time_until_closed(r: &mut impl std::io::Read, what: &str) -> Duration {
+    let start = Instant::now();
+    let (bytes, end) = read_until_closed(r, Duration::from_secs(10));
+    let took = start.elapsed();
+    assert_eq!(
+        end,
+        End::Closed,
+        "{what}: connection still open after 10 s (got {:?})",
+        String::from_utf8_lossy(&bytes)
+    );
+    eprintln!("{what}: closed after {} ms", took.as_millis());
+    took
+}
+
+/// 8. Slowloris: with `--header-timeout-secs 1`, a partial request head over TLS and a TCP
+/// connection that never speaks are closed within about 3 s, while a prompt client is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_request_heads_are_cut_off() {
+    let s = Server::start_with(Options::default().args(&["--header-timeout-secs", "1"]));
+    let limit = Duration::from_secs(3);
+
+    let mut partial = s.tls_stream(&[b"http/1.1"]);
+    set_read_timeout(&partial, Duration::from_millis(100));
+    send(
+        &mut partial,
+        format!(
+            "GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n",
+            s.bootstrap_key
+        )
+        .as_bytes(),
+    );
+    let took = time_until_closed(&mut partial, "partial head over TLS");
+    assert!(took <= limit, "partial head: closed after {took:?}");
+    assert!(
+        took >= Duration::from_millis(500),
+        "closed too early ({took:?}): a timeout, not a rejection, was expected"
+    );
+
+    // A request line trickled in, one byte at a time, never finished.
+    let mut trickle = s.tls_stream(&[b"http/1.1"]);
+    set_read_timeout(&trickle, Duration::from_millis(100));
+    let start = Instant::now();
+    let mut closed = false;
+    for b in
+        b"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    {
+        if trickle
+            .write_all(&[*b])
+            .and_then(|()| trickle.flush())
+            .is_err()
+        {
+            closed = true;
+            break;
+        }
+        let (_, end) = read_until_closed(&mut trickle, Duration::from_millis(200));
+        if end == End::Closed {
+            closed = true;
+            break;
+        }
+    }
+    let took = start.elapsed();
+    assert!(
+        closed,
+        "a trickled head kept the connection open for {took:?}"
+    );
+    assert!(
+        took <= limit + Duration::from_secs(1),
+        "trickle: closed after {took:?}"
+    );
+
+    let mut silent_tcp = s.tcp();
+    silent_tcp
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let took = time_until_closed(&mut silent_tcp, "silent TCP");
+    assert!(took <= limit, "silent TCP: closed after {took:?}");
+
+    // A TLS ClientHello that never completes.
+    let mut hello = s.tcp();
+    hello
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    hello.write_all(&[0x16, 0x03, 0x01]).expect("write");
+    let took = time_until_closed(&mut hello, "partial ClientHello");
+    assert!(took <= limit, "partial ClientHello: closed after {took:?}");
+
+    // A normal client on the same server is unaffected.
+    let r = call(
+        &s.client(),
+        Method::GET,
+        &s.url("/api/v1/me"),
+        Some(&s.bootstrap_key),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{r:#?}");
+}
+
+/// 8b. Slowloris after the TLS handshake: a client that completes the handshake and then
+/// sends nothing, or only the start of the HTTP/2 preface, must be cut off like any slow head.
+#[test]
+#[ignore = "product bug: no timeout between the TLS handshake and the first bytes of a request \
+            (hyper-util's auto version sniffing has no timer); see the e2e report"]
+fn silent_tls_connections_are_cut_off() {
+    let s = Server::start_with(Options::default().args(&["--header-timeout-secs", "1"]));
+    let limit = Duration::from_secs(3);
+    let mut failures = Vec::new();
+
+    let mut silent_tls = s.tls_stream(&[b"http/1.1"]);
+    set_read_timeout(&silent_tls, Duration::from_millis(100));
+    let start = Instant::now();
+    let (_, end) = read_until_closed(&mut silent_tls, Duration::from_secs(10));
+    if end != End::Closed || start.elapsed() > limit {
+        failures.push(format!(
+            "TLS handshake then silence: {end:?} after {:?}",
+            start.elapsed()
+        ));
+    }
+
+    let mut preface = s.tls_stream(&[b"h2"]);
+    set_read_timeout(&preface, Duration::from_millis(100));
+    send(&mut preface, b"PRI * HTTP/2.0\r\n");
+    let start = Instant::now();
+    let (_, end) = read_until_closed(&mut preface, Duration::from_secs(10));
+    if end != End::Closed || start.elapsed() > limit {
+        failures.push(format!(
+            "half an HTTP/2 preface: {end:?} after {:?}",
+            start.elapsed()
+        ));
+    }
+
+    assert!(failures.is_empty(), "connections left open: {failures:#?}");
+}
+
+/// Links the server prints and returns (the bootstrap `curl` line, `doc_url`, the
+/// `https_required` message) must name the address it actually listens on.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "product bug: with --listen 127.0.0.1:0 the public URL keeps port 0 \
+            (derived from the flag, not the bound socket); see the e2e report"]
+async fn printed_and_returned_urls_name_the_bound_port() {
+    let s = Server::start();
+    let origin = format!("https://127.0.0.1:{}", s.port);
+    assert!(
+        s.curl_line.contains(&format!("{origin}/api/v1/leads")),
+        "curl line: {}",
+        s.curl_line
+    );
+    let r = call(&s.client(), Method::GET, &s.url("/api/v1/me"), None, None).await;
+    r.assert_error(401, "unauthorized");
+    let doc_url = r.json["error"]["doc_url"].as_str().unwrap_or_default();
+    assert!(doc_url.starts_with(&format!("{origin}/docs/")), "{doc_url}");
+    // The documentation page it names is served.
+    let path = &doc_url[origin.len()..];
+    let page = call(&s.client(), Method::GET, &s.url(path), None, None).await;
+    assert_eq!(page.status, 200, "{path}: {page:#?}");
+}
+
+/// A request hyper itself rejects (malformed header line) still gets the contract's
+/// headers and error envelope.
+#[test]
+#[ignore = "product bug: hyper's own 400 bypasses the middleware (no X-Request-Id, no HSTS, \
+            empty body); see the e2e report"]
+fn malformed_request_heads_get_the_error_envelope() {
+    let s = Server::start();
+    let mut t = s.tls_stream(&[b"http/1.1"]);
+    send(
+        &mut t,
+        b"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nThis is not a header\r\n\r\n",
+    );
+    let (raw, _) = read_until_closed(&mut t, Duration::from_secs(30));
+    let r = RawResponse::parse(&raw);
+    assert!(r.status_line.starts_with("HTTP/1.1 400"), "{r:#?}");
+    assert!(
+        r.header("x-request-id")
+            .is_some_and(|v| v.starts_with("req_")),
+        "X-Request-Id: {r:#?}"
+    );
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000"),
+        "{r:#?}"
+    );
+    assert_eq!(r.json()["error"]["code"], "invalid_request", "{r:#?}");
+}
+
+/// Request timeout: a body that stops arriving is answered (503 `service_unavailable` with
+/// `Retry-After`, the server's documented choice) once `--request-timeout-secs` has passed.
+#[test]
+fn stalled_request_bodies_time_out() {
+    let s = Server::start_with(Options::default().args(&["--request-timeout-secs", "1"]));
+    let mut t = s.tls_stream(&[b"http/1.1"]);
+    set_read_timeout(&t, Duration::from_millis(100));
+    let head = format!(
+        "POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"email\":",
+        s.bootstrap_key
+    );
+    send(&mut t, head.as_bytes());
+    let start = Instant::now();
+    let (raw, _) = read_until_closed(&mut t, Duration::from_secs(10));
+    let took = start.elapsed();
+    assert!(
+        !raw.is_empty(),
+        "no answer {took:?} after the body stalled (request timeout 1 s)"
+    );
+    assert!(took <= Duration::from_secs(4), "answered after {took:?}");
+    let r = RawResponse::parse(&raw);
+    assert!(r.status_line.starts_with("HTTP/1.1 503"), "{r:#?}");
+    assert_eq!(r.json()["error"]["code"], "service_unavailable", "{r:#?}");
+    assert!(r.header("retry-after").is_some(), "{r:#?}");
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+}
