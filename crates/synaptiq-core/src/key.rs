@@ -133,22 +133,16 @@ pub fn parse(raw: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
     Ok(ParsedKey { raw, env })
 }
 
-/// Finds every well-formed key (valid checksum) in `text`, as byte ranges.
+/// Finds every well-formed key (valid checksum) in `text`, as byte ranges. Keys are found
+/// wherever they sit — inside URLs (`token%3Dsk_live_…`), after `\n` escapes, glued to other
+/// text: the 32-bit checksum, not word boundaries, is what rules out false positives.
 pub fn find_keys(text: &str) -> Vec<std::ops::Range<usize>> {
-    let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
     while let Some(pos) = text[i..].find("sk_") {
         let start = i + pos;
         let end = start + KEY_LEN;
-        let boundary_before = start == 0 || !bytes[start - 1].is_ascii_alphanumeric();
-        let boundary_after = end >= bytes.len() || !bytes[end].is_ascii_alphanumeric();
-        if end <= bytes.len()
-            && boundary_before
-            && boundary_after
-            && text.is_char_boundary(end)
-            && parse(&text[start..end]).is_ok()
-        {
+        if end <= text.len() && text.is_char_boundary(end) && parse(&text[start..end]).is_ok() {
             found.push(start..end);
             i = end;
         } else {
@@ -238,7 +232,13 @@ mod tests {
         let found = find_keys(&text);
         assert_eq!(found.len(), 1);
         assert_eq!(&text[found[0].clone()], k.expose());
-        assert!(find_keys(&format!("a{}", k.expose())).is_empty());
+        for glued in [
+            format!("a{}", k.expose()),
+            format!("token%3D{}%22", k.expose()),
+            format!("\\n{}x", k.expose()),
+        ] {
+            assert_eq!(find_keys(&glued).len(), 1, "{glued:?}");
+        }
     }
 
     proptest! {

@@ -44,7 +44,7 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Proxies whose `X-Forwarded-For`/`X-Forwarded-Proto` are believed.
     pub trusted_proxies: Vec<IpNet>,
-    /// Base URL for links in responses (`doc_url`, `Link`).
+    /// Base URL for links in responses (`doc_url`, `Link`); empty: `https://<bound address>`.
     pub public_url: String,
     /// Time allowed to send the request head (slowloris guard).
     pub header_read_timeout: Duration,

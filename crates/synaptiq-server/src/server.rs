@@ -50,6 +50,10 @@ pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, pepper: Pepper) -
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
+    let mut config = config;
+    if config.public_url.is_empty() {
+        config.public_url = crate::config::default_public_url(local_addr);
+    }
     let http_listener = match config.http_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)

@@ -24,7 +24,8 @@ pub fn router(state: AppState) -> Router {
     let mut r: Router<AppState> = Router::new();
     for (def, method_router) in routes::table() {
         let route = crate::guard::RouteGuard::new(&def, &state.config.rate_policy);
-        let guarded = method_router.layer(from_fn_with_state(
+        // `route_layer`, not `layer`: a method the route lacks must get 405, not this guard.
+        let guarded = method_router.route_layer(from_fn_with_state(
             (state.clone(), route),
             crate::guard::guard,
         ));

@@ -8,6 +8,7 @@
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -131,8 +132,11 @@ async fn serve_http<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = app.config.header_read_timeout;
+    let started = Arc::new(AtomicBool::new(false));
+    let seen = started.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let (app, router) = (app.clone(), router.clone());
+        seen.store(true, Ordering::Relaxed);
         async move {
             let mut client = peer;
             if behind_proxy {
@@ -164,9 +168,22 @@ async fn serve_http<I>(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .max_concurrent_streams(256);
-    let conn = builder.serve_connection(io, service);
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(error = %e, %peer, "connection ended with an error");
+    let conn = watcher.watch(builder.serve_connection(io, service));
+    // hyper's header-read timeout starts only once HTTP/1 has been detected; a connection that
+    // sends nothing (or half an HTTP/2 preface) after the handshake is cut off here instead.
+    let watchdog = async {
+        tokio::time::sleep(header_read_timeout).await;
+        if started.load(Ordering::Relaxed) {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = conn => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        }
+        () = watchdog => tracing::debug!(%peer, "no request within the header timeout; closing"),
     }
 }
 

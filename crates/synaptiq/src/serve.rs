@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow};
 use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::config::default_public_url;
 use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_server::{PlaintextKeyPolicy, ServerConfig, TlsMode};
 use synaptiq_store::{Role, Store};
@@ -46,10 +45,8 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
                 .ok_or_else(|| anyhow!("--trusted-proxy {s:?} is not a CIDR"))
         })
         .collect::<Result<_>>()?;
-    c.public_url = a
-        .public_url
-        .clone()
-        .unwrap_or_else(|| default_public_url(a.listen));
+    // Without --public-url, links name the address actually bound (see `server::bind`).
+    c.public_url = a.public_url.clone().unwrap_or_default();
     c.on_plaintext_key = match a.on_plaintext_key {
         PlaintextFlag::Flag => PlaintextKeyPolicy::Flag,
         PlaintextFlag::Revoke => PlaintextKeyPolicy::Revoke,
@@ -122,26 +119,28 @@ async fn bootstrap(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGTERM/SIGINT handlers now (before anything is printed, so a signal sent right
+/// after the "listening" line is never lost) and returns the future that resolves on one.
+#[cfg(unix)]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
+}
+
+/// Ctrl-C elsewhere.
+#[cfg(not(unix))]
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Installs the Prometheus recorder and serves `/metrics` on its own (internal) address.
@@ -177,6 +176,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         serve_metrics(addr).await?;
         println!("Prometheus metrics on http://{addr}/metrics");
     }
+    let shutdown = shutdown_signal()?;
     let bound = synaptiq_server::server::bind(config, store.clone(), pepper).await?;
     let public_url = bound.app.public_url.to_string();
     if let Some(tls) = &bound.tls {
@@ -208,7 +208,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         println!("Plain HTTP on {addr} answers 403 https_required");
     }
     tracing::info!(addr = %bound.local_addr, "listening");
-    bound.run(shutdown_signal()).await?;
+    bound.run(shutdown).await?;
     println!("Synaptiq stopped.");
     Ok(ExitCode::SUCCESS)
 }

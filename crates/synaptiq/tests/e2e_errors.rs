@@ -318,9 +318,6 @@ async fn every_response_has_request_id_and_hsts() {
 /// quota silently: a read key asking `PUT /api/v1/leads` is told the method is not allowed,
 /// not that it needs the `write` scope.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "product bug: 405 is decided after the POST route's guard (read key gets 403 \
-            insufficient_scope; admin key spends quota with no X-RateLimit headers); see the \
-            e2e report"]
 async fn wrong_method_is_405_whatever_the_scope_and_spends_nothing() {
     let s = Server::start_with(common::Options::default_limits());
     let c = s.client();

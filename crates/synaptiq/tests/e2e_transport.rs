@@ -460,8 +460,6 @@ fn sigterm_or_sigint_when_idle_exits_zero_quickly() {
 /// A SIGTERM that arrives as soon as the server says it is listening is still a graceful
 /// stop (exit 0, "Synaptiq stopped."), not death by the signal's default action.
 #[test]
-#[ignore = "product bug: the SIGTERM/SIGINT handler is installed only after \
-            `Synaptiq listening on …` is printed; see the e2e report"]
 fn sigterm_right_after_the_listening_line_is_graceful() {
     for _ in 0..5 {
         let mut s = Server::start();
@@ -575,8 +573,6 @@ async fn slow_request_heads_are_cut_off() {
 /// 8b. Slowloris after the TLS handshake: a client that completes the handshake and then
 /// sends nothing, or only the start of the HTTP/2 preface, must be cut off like any slow head.
 #[test]
-#[ignore = "product bug: no timeout between the TLS handshake and the first bytes of a request \
-            (hyper-util's auto version sniffing has no timer); see the e2e report"]
 fn silent_tls_connections_are_cut_off() {
     let s = Server::start_with(Options::default().args(&["--header-timeout-secs", "1"]));
     let limit = Duration::from_secs(3);
@@ -611,8 +607,6 @@ fn silent_tls_connections_are_cut_off() {
 /// Links the server prints and returns (the bootstrap `curl` line, `doc_url`, the
 /// `https_required` message) must name the address it actually listens on.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "product bug: with --listen 127.0.0.1:0 the public URL keeps port 0 \
-            (derived from the flag, not the bound socket); see the e2e report"]
 async fn printed_and_returned_urls_name_the_bound_port() {
     let s = Server::start();
     let origin = format!("https://127.0.0.1:{}", s.port);
@@ -634,7 +628,7 @@ async fn printed_and_returned_urls_name_the_bound_port() {
 /// A request hyper itself rejects (malformed header line) still gets the contract's
 /// headers and error envelope.
 #[test]
-#[ignore = "product bug: hyper's own 400 bypasses the middleware (no X-Request-Id, no HSTS, \
+#[ignore = "known limitation: hyper's own 400 bypasses the middleware (no X-Request-Id, no HSTS, \
             empty body); see the e2e report"]
 fn malformed_request_heads_get_the_error_envelope() {
     let s = Server::start();
