@@ -15,7 +15,7 @@ pub mod redis;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use synaptiq_core::gcra::Rate;
@@ -25,6 +25,9 @@ pub use local::Verdict;
 
 /// How long a request waits for Redis before using local limits.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
+/// Consecutive Redis failures after which the limiter declares itself degraded (one slow
+/// answer under load falls back for that request only).
+pub const FAILURES_TO_DEGRADE: u32 = 3;
 
 /// What a bucket limits, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,7 @@ pub struct RateLimiter {
     local: LocalBuckets,
     redis: Option<redis::RedisBuckets>,
     degraded: AtomicBool,
+    failures: AtomicU32,
     in_flight: Mutex<HashMap<String, u32>>,
 }
 
@@ -78,6 +82,7 @@ impl RateLimiter {
             local: LocalBuckets::default(),
             redis,
             degraded: AtomicBool::new(false),
+            failures: AtomicU32::new(0),
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -112,10 +117,16 @@ impl RateLimiter {
         if let Some(r) = &self.redis
             && !self.degraded()
         {
-            match tokio::time::timeout(REDIS_TIMEOUT, r.check(buckets, spend)).await {
-                Ok(Ok(outcome)) => return outcome,
-                Ok(Err(e)) => self.set_degraded(true, &e.to_string()),
-                Err(_) => self.set_degraded(true, "timeout"),
+            let why = match tokio::time::timeout(REDIS_TIMEOUT, r.check(buckets, spend)).await {
+                Ok(Ok(outcome)) => {
+                    self.failures.store(0, Ordering::Relaxed);
+                    return outcome;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timeout".to_owned(),
+            };
+            if self.failures.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_TO_DEGRADE {
+                self.set_degraded(true, &why);
             }
         }
         self.local.check(owner, buckets, spend)
@@ -174,7 +185,10 @@ impl RateLimiter {
     pub async fn probe(&self) {
         if let Some(r) = &self.redis {
             match tokio::time::timeout(Duration::from_millis(500), r.ping()).await {
-                Ok(Ok(())) => self.set_degraded(false, "ok"),
+                Ok(Ok(())) => {
+                    self.failures.store(0, Ordering::Relaxed);
+                    self.set_degraded(false, "ok");
+                }
                 Ok(Err(e)) => self.set_degraded(true, &e.to_string()),
                 Err(_) => self.set_degraded(true, "timeout"),
             }

@@ -50,6 +50,9 @@ pub struct Options {
     pub args: Vec<String>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Serve an existing data directory (a second node) instead of a fresh one; no bootstrap
+    /// output is expected then.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             relaxed: true,
             args: Vec::new(),
             env: Vec::new(),
+            data_dir: None,
         }
     }
 }
@@ -74,6 +78,12 @@ impl Options {
     /// Adds `serve` flags.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// Serves `dir` (the data directory of another running node).
+    pub fn shared_data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
         self
     }
 
@@ -154,7 +164,11 @@ impl Server {
     pub fn start_with(opts: Options) -> Server {
         install_crypto();
         let dir = tempfile::tempdir().expect("tempdir");
-        let data_dir = dir.path().join("data");
+        let second_node = opts.data_dir.is_some();
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
         let stderr_path = dir.path().join("server.stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr log file");
         let mut cmd = Command::new(BIN);
@@ -226,8 +240,22 @@ impl Server {
         let cert_path = cert_path.expect("the server printed its certificate path");
         let cert_pem = std::fs::read(&cert_path).expect("read the certificate");
         // "key_…): sk_test_…"
-        let key_line = key_line.expect("first run prints the bootstrap key");
+        let key_line = match key_line {
+            Some(l) => l,
+            None if second_node => "): ".to_owned(),
+            None => panic!("first run prints the bootstrap key"),
+        };
         let (id, secret) = key_line.split_once("): ").expect("key line shape");
+        let org_id = if second_node {
+            Some(org_id.unwrap_or_default())
+        } else {
+            org_id
+        };
+        let curl_line = if second_node {
+            Some(curl_line.unwrap_or_default())
+        } else {
+            curl_line
+        };
         Server {
             port: port.expect("port"),
             http_port,
