@@ -4,13 +4,14 @@
 mod keys;
 mod leads;
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 // Dynamic SQL here is assembled only from constants; values are bound.
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sqlx::{AssertSqlSafe, SqlitePool};
 use synaptiq_core::ids::{OrgId, UserId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::Environment;
@@ -19,6 +20,12 @@ use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
 use crate::model::{AuditFilter, NewAuditEvent, OrgRecord, Role, UserRecord};
+use crate::open::OpenOptions;
+use crate::rows::{audit_from_row, org_from_row};
+use crate::sql::{
+    AUDIT_COLUMNS, AUDIT_FILTER, BUMP_EPOCH, INSERT_AUDIT, INSERT_ORG, INSERT_USER, ORG_COLUMNS,
+    SET_PLAN, conflict_or, count, limit_offset,
+};
 use crate::traits::{AuditStore, OrgStore, Result, Store, StoreError, UserStore};
 
 /// The SQLite store.
@@ -28,8 +35,19 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the database file at `path`.
+    /// Opens (creating if missing) the database file at `path`, with default pool settings.
     pub async fn open(path: &str) -> std::result::Result<Self, sqlx::Error> {
+        Self::open_with(path, &OpenOptions::default()).await
+    }
+
+    /// Opens (creating if missing) the database file at `path` (optionally followed by
+    /// sqlx's `?mode=…` parameters). The file is created only in an existing directory: a
+    /// mistyped path is an error, never a fresh empty database somewhere else.
+    pub async fn open_with(
+        path: &str,
+        options: &OpenOptions,
+    ) -> std::result::Result<Self, sqlx::Error> {
+        check_path(path)?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -37,8 +55,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(opts)
             .await?;
         Ok(Self { pool })
@@ -47,40 +65,41 @@ impl SqliteStore {
     pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
 
-/// Maps a unique-constraint violation to a `Conflict` on `param`.
-pub(crate) fn conflict_or(e: sqlx::Error, param: &'static str) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation()
-    {
-        return StoreError::Conflict {
-            param,
-            existing_id: None,
-        };
+    /// A transaction that holds the write lock from its first statement. A deferred
+    /// transaction that reads before it writes fails with `SQLITE_BUSY_SNAPSHOT` (which the
+    /// busy timeout does not retry) when another connection commits in between.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-    e.into()
 }
 
-pub(crate) fn corrupt(what: &str) -> StoreError {
-    StoreError::Internal(format!("corrupt stored value in {what}"))
+/// Refuses an empty path (SQLite would open a throwaway temporary database) and a path whose
+/// directory does not exist.
+fn check_path(path: &str) -> std::result::Result<(), sqlx::Error> {
+    let file = path.split('?').next().unwrap_or_default();
+    if file == ":memory:" {
+        return Ok(());
+    }
+    if file.is_empty() {
+        return Err(sqlx::Error::Configuration(
+            "empty SQLite path: use sqlite://path/to/file.db".into(),
+        ));
+    }
+    match Path::new(file).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(sqlx::Error::Configuration(
+                format!("directory {} does not exist", dir.display()).into(),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Bumps the change epoch inside `tx`.
 pub(crate) async fn bump_epoch(tx: &mut sqlx::SqliteConnection) -> Result<()> {
-    sqlx::query("UPDATE change_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(BUMP_EPOCH).execute(&mut *tx).await?;
     Ok(())
-}
-
-fn org_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<OrgRecord> {
-    Ok(OrgRecord {
-        id: OrgId::parse(row.try_get("id")?).map_err(|_| corrupt("organizations.id"))?,
-        name: row.try_get("name")?,
-        plan: Plan::parse(row.try_get("plan")?).ok_or_else(|| corrupt("organizations.plan"))?,
-        created_at: Timestamp(row.try_get("created_at")?),
-    })
 }
 
 #[async_trait]
@@ -92,20 +111,19 @@ impl OrgStore for SqliteStore {
             plan,
             created_at: Timestamp::now(),
         };
-        sqlx::query(
-            "INSERT INTO organizations (id, name, plan, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(rec.id.as_str())
-        .bind(&rec.name)
-        .bind(plan.as_str())
-        .bind(rec.created_at.millis())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(INSERT_ORG)
+            .bind(rec.id.as_str())
+            .bind(&rec.name)
+            .bind(plan.as_str())
+            .bind(rec.created_at.millis())
+            .execute(&self.pool)
+            .await?;
         Ok(rec)
     }
 
     async fn get_org(&self, id: &OrgId) -> Result<Option<OrgRecord>> {
-        sqlx::query("SELECT id, name, plan, created_at FROM organizations WHERE id = $1")
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
+        sqlx::query(AssertSqlSafe(sql))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -115,7 +133,8 @@ impl OrgStore for SqliteStore {
     }
 
     async fn list_orgs(&self) -> Result<Vec<OrgRecord>> {
-        sqlx::query("SELECT id, name, plan, created_at FROM organizations ORDER BY created_at, id")
+        let sql = format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at, id");
+        sqlx::query(AssertSqlSafe(sql))
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -125,7 +144,7 @@ impl OrgStore for SqliteStore {
 
     async fn set_plan(&self, id: &OrgId, plan: Plan) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE organizations SET plan = $1 WHERE id = $2")
+        let done = sqlx::query(SET_PLAN)
             .bind(plan.as_str())
             .bind(id.as_str())
             .execute(&mut *tx)
@@ -155,19 +174,16 @@ impl UserStore for SqliteStore {
             password_hash: password_hash.to_owned(),
             created_at: Timestamp::now(),
         };
-        sqlx::query(
-            "INSERT INTO users (id, org_id, email, role, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(rec.id.as_str())
-        .bind(org.as_str())
-        .bind(&rec.email)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .bind(rec.created_at.millis())
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_or(e, "email"))?;
+        sqlx::query(INSERT_USER)
+            .bind(rec.id.as_str())
+            .bind(org.as_str())
+            .bind(&rec.email)
+            .bind(role.as_str())
+            .bind(password_hash)
+            .bind(rec.created_at.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or(e, "email"))?;
         Ok(rec)
     }
 }
@@ -175,20 +191,17 @@ impl UserStore for SqliteStore {
 #[async_trait]
 impl AuditStore for SqliteStore {
     async fn record(&self, ev: NewAuditEvent) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, org_id, environment, type, actor, key_id, ip, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(synaptiq_core::ids::AuditEventId::generate().as_str())
-        .bind(ev.org_id.as_str())
-        .bind(ev.environment.as_str())
-        .bind(&ev.kind)
-        .bind(&ev.actor)
-        .bind(ev.key_id.as_ref().map(|k| k.as_str().to_owned()))
-        .bind(ev.ip)
-        .bind(Timestamp::now().millis())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(INSERT_AUDIT)
+            .bind(synaptiq_core::ids::AuditEventId::generate().as_str())
+            .bind(ev.org_id.as_str())
+            .bind(ev.environment.as_str())
+            .bind(&ev.kind)
+            .bind(&ev.actor)
+            .bind(ev.key_id.as_ref().map(|k| k.as_str().to_owned()))
+            .bind(ev.ip)
+            .bind(Timestamp::now().millis())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -199,14 +212,12 @@ impl AuditStore for SqliteStore {
         f: &AuditFilter,
         page: PageRequest,
     ) -> Result<(Vec<AuditEvent>, u64)> {
-        const FILTER: &str = "org_id = $1 AND environment = $2 AND ($3 IS NULL OR key_id = $3) \
-            AND ($4 IS NULL OR type = $4) AND ($5 IS NULL OR created_at >= $5) \
-            AND ($6 IS NULL OR created_at < $6)";
         let key_id = f.key_id.as_ref().map(|k| k.as_str().to_owned());
         let since = f.since.map(Timestamp::millis);
         let until = f.until.map(Timestamp::millis);
+        let (limit, offset) = limit_offset(page);
         let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM audit_events WHERE {FILTER}"
+            "SELECT COUNT(*) FROM audit_events WHERE {AUDIT_FILTER}"
         )))
         .bind(org.as_str())
         .bind(env.as_str())
@@ -217,8 +228,8 @@ impl AuditStore for SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT id, type, actor, key_id, ip, environment, created_at FROM audit_events \
-             WHERE {FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
+            "SELECT {AUDIT_COLUMNS} FROM audit_events \
+             WHERE {AUDIT_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"
         )))
         .bind(org.as_str())
         .bind(env.as_str())
@@ -226,28 +237,16 @@ impl AuditStore for SqliteStore {
         .bind(&f.kind)
         .bind(since)
         .bind(until)
-        .bind(i64::from(page.limit))
-        .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
+        .bind(limit)
+        .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         let events = rows
             .iter()
             .map(audit_from_row)
             .collect::<Result<Vec<_>>>()?;
-        Ok((events, u64::try_from(total).unwrap_or(0)))
+        Ok((events, count(total)))
     }
-}
-
-fn audit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AuditEvent> {
-    Ok(AuditEvent {
-        id: row.try_get("id")?,
-        kind: row.try_get("type")?,
-        actor: row.try_get("actor")?,
-        key_id: row.try_get("key_id")?,
-        ip: row.try_get("ip")?,
-        environment: row.try_get("environment")?,
-        created_at: Timestamp(row.try_get("created_at")?),
-    })
 }
 
 #[async_trait]

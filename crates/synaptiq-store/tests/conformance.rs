@@ -1,0 +1,79 @@
+//! The storage conformance suite: every case is written once, as an async fn taking an
+//! `Arc<dyn Store>`, and runs against SQLite (a temporary file) always and against PostgreSQL
+//! when `SYNAPTIQ_TEST_POSTGRES_URL` is set (each PostgreSQL case in a schema of its own, so
+//! cases run in parallel). A backend passes when every case passes on it.
+//!
+//! Layout: `harness` opens a fresh store per case and builds fixtures; `orgs_users_audit`,
+//! `keys`, `key_lifecycle`, `leads` and `lead_search` hold the cases; the `suite!` list below
+//! names each case once and instantiates it for both backends.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+#[path = "conformance/harness.rs"]
+mod harness;
+#[path = "conformance/key_lifecycle.rs"]
+mod key_lifecycle;
+#[path = "conformance/keys.rs"]
+mod keys;
+#[path = "conformance/lead_search.rs"]
+mod lead_search;
+#[path = "conformance/leads.rs"]
+mod leads;
+#[path = "conformance/orgs_users_audit.rs"]
+mod orgs_users_audit;
+
+/// Instantiates every case as `sqlite::<case>` and `postgres::<case>`.
+macro_rules! suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::on_sqlite(crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::harness::on_postgres(crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+suite! {
+    orgs_users_audit::orgs_create_get_list,
+    orgs_users_audit::set_plan_bumps_the_epoch,
+    orgs_users_audit::user_emails_are_unique_case_insensitively,
+    orgs_users_audit::audit_records_and_filters,
+    keys::insert_and_find_by_hash,
+    keys::get_and_list_are_scoped_to_org_and_env,
+    keys::list_filters_by_status_at_now,
+    keys::revoke_is_idempotent_and_keeps_the_first_time,
+    keys::update_key_changes_name_and_allow_list,
+    keys::delete_is_soft,
+    keys::locate_key_and_mark_exposed,
+    key_lifecycle::rotate_outcomes,
+    key_lifecycle::rotation_never_extends_an_earlier_expiry,
+    key_lifecycle::concurrent_rotations_with_zero_grace_have_one_winner,
+    key_lifecycle::concurrent_rotations_serialize,
+    key_lifecycle::rotation_racing_revocation_stays_consistent,
+    key_lifecycle::sweep_returns_each_key_once_across_callers,
+    key_lifecycle::record_usage_keeps_the_newest_fact,
+    leads::create_and_get,
+    leads::duplicate_email_conflicts_per_org_and_env,
+    leads::list_filters_sorts_and_pages,
+    leads::update_applies_patches_and_clears_nulls,
+    leads::update_email_conflict_names_the_holder,
+    leads::concurrent_patches_all_apply,
+    leads::delete_is_scoped,
+    lead_search::search_ranks_exact_then_prefix_then_substring,
+    lead_search::search_is_case_insensitive_and_scoped,
+    lead_search::search_escapes_like_wildcards,
+}

@@ -1,0 +1,102 @@
+//! Opening a store from a URL: backend choice, pool parameters, and errors that are loud but
+//! never repeat a password.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test code: a failed expectation is a failed test"
+)]
+
+use std::time::{Duration, Instant};
+
+use synaptiq_store::{OpenError, open};
+
+async fn open_err(url: &str) -> String {
+    match open(url).await {
+        Ok(store) => panic!("{url} opened a {} store", store.backend()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn sqlite_urls_open_with_or_without_pool_parameters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, form) in ["sqlite://", "sqlite:"].into_iter().enumerate() {
+        let file = dir.path().join(format!("s{i}.db"));
+        let url = format!(
+            "{form}{}?max_connections=2&acquire_timeout=1",
+            file.display()
+        );
+        let store = open(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        store.ping().await.expect("ping");
+        assert_eq!(store.backend(), "sqlite");
+        store.close().await;
+        assert!(file.exists(), "{url} created {}", file.display());
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_path_in_a_missing_directory_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typo = dir.path().join("no-such-dir").join("synaptiq.db");
+    let msg = open_err(&format!("sqlite://{}", typo.display())).await;
+    assert!(msg.contains("does not exist"), "{msg}");
+    assert!(!typo.exists());
+    assert!(
+        !dir.path().join("no-such-dir").exists(),
+        "nothing is created"
+    );
+    let msg = open_err("sqlite://").await;
+    assert!(msg.contains("empty SQLite path"), "{msg}");
+}
+
+#[tokio::test]
+async fn unknown_schemes_and_malformed_urls_are_loud_without_the_password() {
+    for url in [
+        "mysql://root:hunter2@127.0.0.1/db",
+        "postgress://u:hunter2@127.0.0.1/db",
+        "hunter2",
+        "//u:hunter2@host/db",
+    ] {
+        let msg = open_err(url).await;
+        assert!(!msg.contains("hunter2"), "{url}: {msg}");
+        assert!(
+            msg.contains("sqlite://PATH or postgres://"),
+            "says what is expected: {msg}"
+        );
+    }
+    let msg = open_err("mysql://root:hunter2@127.0.0.1/db").await;
+    assert!(msg.contains("\"mysql\""), "names the scheme: {msg}");
+    for url in [
+        "postgres://u:hunter2@127.0.0.1:99999/db",
+        "postgres://u:hunter2@[::1/db",
+        "postgres://u:hunter2@127.0.0.1/db?max_connections=many",
+    ] {
+        let msg = open_err(url).await;
+        assert!(!msg.contains("hunter2"), "{url}: {msg}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_fails_within_the_acquire_timeout() {
+    // Port 1 on loopback: nothing listens there.
+    let url = "postgresql://u:hunter2@127.0.0.1:1/db?acquire_timeout=1";
+    let started = Instant::now();
+    let err = open(url).await.err().expect("no server");
+    assert!(matches!(err, OpenError::Backend(_)), "{err:?}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    assert!(err.to_string().contains("refused"), "says why: {err}");
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded wait");
+}
+
+#[tokio::test]
+async fn postgresql_scheme_selects_postgres() {
+    let Ok(base) = std::env::var("SYNAPTIQ_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let url = base.replacen("postgres://", "postgresql://", 1);
+    let store = open(&url).await.expect("open");
+    assert_eq!(store.backend(), "postgres");
+    store.ping().await.expect("ping");
+    store.close().await;
+}
