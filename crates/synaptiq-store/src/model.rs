@@ -255,3 +255,65 @@ pub struct AuditFilter {
     /// Before.
     pub until: Option<Timestamp>,
 }
+
+/// The SHA-256 of a dashboard session token: the session table's key. The token itself lives
+/// only in the browser's cookie, so a copy of the database opens no session.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionHash(pub [u8; 32]);
+
+impl std::fmt::Debug for SessionHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionHash([redacted])")
+    }
+}
+
+/// A dashboard session to store.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Hash of the session token.
+    pub id_hash: SessionHash,
+    /// The signed-in user.
+    pub user_id: UserId,
+    /// Sign-in time.
+    pub created_at: Timestamp,
+    /// End of the session (absolute).
+    pub expires_at: Timestamp,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+    /// User agent at sign-in (truncated to 256 characters).
+    pub user_agent: Option<String>,
+}
+
+/// A live session with its user and the user's organization, found in one lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    /// The signed-in user (current role).
+    pub user: UserRecord,
+    /// The user's organization (current plan).
+    pub org: OrgRecord,
+    /// Sign-in time.
+    pub created_at: Timestamp,
+    /// End of the session.
+    pub expires_at: Timestamp,
+}
+
+/// Requests of one key in one UTC hour, by outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageCount {
+    /// The key.
+    pub key_id: KeyId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Its environment.
+    pub environment: Environment,
+    /// Start of the hour (a multiple of 3,600,000 ms).
+    pub hour: Timestamp,
+    /// 2xx responses.
+    pub ok: u64,
+    /// 4xx responses other than 429.
+    pub client_error: u64,
+    /// 429 responses.
+    pub rate_limited: u64,
+    /// 5xx responses.
+    pub server_error: u64,
+}

@@ -6,14 +6,14 @@
 //! are the same whatever stores them.
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
-use synaptiq_core::ids::{KeyId, LeadId, OrgId};
+use synaptiq_core::ids::{KeyId, LeadId, OrgId, UserId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_types::audit::AuditEvent;
 use synaptiq_types::leads::{CreateLead, Lead, LeadSource, LeadStatus, UpdateLead};
 use synaptiq_types::time::Timestamp;
 
-use crate::model::{AuthRecord, KeyRecord, NewKey, OrgRecord};
+use crate::model::{AuthRecord, KeyRecord, NewKey, OrgRecord, Role, SessionRecord, UsageCount, UserRecord};
 use crate::traits::{Result, StoreError};
 
 /// A stored value the store itself could not have written.
@@ -115,6 +115,53 @@ pub(crate) fn auth_from_row(row: &impl Cols) -> Result<AuthRecord> {
         created_at: Timestamp(row.int("org_created_at")?),
     };
     Ok(AuthRecord { key, org })
+}
+
+/// A user ([`crate::sql::USER_COLUMNS`], prefixed `u_`).
+pub(crate) fn user_from_row(row: &impl Cols) -> Result<UserRecord> {
+    Ok(UserRecord {
+        id: UserId::parse(&row.text("u_id")?).map_err(|_| corrupt("users.id"))?,
+        org_id: OrgId::parse(&row.text("u_org_id")?).map_err(|_| corrupt("users.org_id"))?,
+        email: row.text("u_email")?,
+        role: Role::parse(&row.text("u_role")?).ok_or_else(|| corrupt("users.role"))?,
+        password_hash: row.text("u_password_hash")?,
+        created_at: Timestamp(row.int("u_created_at")?),
+    })
+}
+
+/// A session with its user and organization ([`crate::sql::find_session_sql`]).
+pub(crate) fn session_from_row(row: &impl Cols) -> Result<SessionRecord> {
+    let user = user_from_row(row)?;
+    let org = OrgRecord {
+        id: user.org_id.clone(),
+        name: row.text("org_name")?,
+        plan: Plan::parse(&row.text("org_plan")?).ok_or_else(|| corrupt("organizations.plan"))?,
+        created_at: Timestamp(row.int("org_created_at")?),
+    };
+    Ok(SessionRecord {
+        user,
+        org,
+        created_at: Timestamp(row.int("s_created_at")?),
+        expires_at: Timestamp(row.int("s_expires_at")?),
+    })
+}
+
+/// An hourly counter ([`crate::sql::USAGE_COUNTS`]).
+pub(crate) fn usage_from_row(row: &impl Cols) -> Result<UsageCount> {
+    let n = |col: &str| -> Result<u64> {
+        u64::try_from(row.int(col)?).map_err(|_| corrupt("key_usage_hourly counters"))
+    };
+    Ok(UsageCount {
+        key_id: KeyId::parse(&row.text("key_id")?).map_err(|_| corrupt("key_usage_hourly.key_id"))?,
+        org_id: OrgId::parse(&row.text("org_id")?).map_err(|_| corrupt("key_usage_hourly.org_id"))?,
+        environment: Environment::parse(&row.text("environment")?)
+            .ok_or_else(|| corrupt("key_usage_hourly.environment"))?,
+        hour: Timestamp(row.int("hour")?),
+        ok: n("ok")?,
+        client_error: n("client_error")?,
+        rate_limited: n("rate_limited")?,
+        server_error: n("server_error")?,
+    })
 }
 
 /// A lead ([`crate::sql::LEAD_COLUMNS`]).

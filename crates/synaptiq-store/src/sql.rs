@@ -275,3 +275,54 @@ pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, org_id, email, role
 /// `INSERT` of an audit event: `$1` id … `$8` created at.
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events (id, org_id, environment, type, \
     actor, key_id, ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// A user's columns, each prefixed `u_` (so they can sit beside other tables' columns).
+pub(crate) const USER_COLUMNS: &str = "u.id AS u_id, u.org_id AS u_org_id, u.email AS u_email, \
+    u.role AS u_role, u.password_hash AS u_password_hash, u.created_at AS u_created_at";
+
+/// `find_user_by_email`: `$1` email, lower-cased (stored emails are).
+pub(crate) fn user_by_email_sql() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1")
+}
+
+/// `list_users`: `$1` organization.
+pub(crate) fn list_users_sql() -> String {
+    format!("SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = $1 ORDER BY u.created_at, u.id")
+}
+
+/// `INSERT` of a session: `$1` hash, `$2` user, `$3` created at, `$4` expires at, `$5` ip,
+/// `$6` user agent.
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions (id_hash, user_id, created_at, \
+    expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// `find_session`: `$1` hash, `$2` now. The session, its user and the user's organization.
+pub(crate) fn find_session_sql() -> String {
+    format!(
+        "SELECT s.created_at AS s_created_at, s.expires_at AS s_expires_at, {USER_COLUMNS}, \
+         o.name AS org_name, o.plan AS org_plan, o.created_at AS org_created_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         JOIN organizations o ON o.id = u.org_id \
+         WHERE s.id_hash = $1 AND s.expires_at > $2"
+    )
+}
+
+/// `delete_session`: `$1` hash.
+pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
+
+/// `delete_expired_sessions`: `$1` now.
+pub(crate) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+
+/// `record_usage_counts`, one counter: `$1` key, `$2` org, `$3` environment, `$4` hour,
+/// `$5`…`$8` 2xx, 4xx, 429, 5xx. An existing (key, hour) row is incremented.
+pub(crate) const UPSERT_USAGE_COUNT: &str = "INSERT INTO key_usage_hourly (key_id, org_id, \
+    environment, hour, ok, client_error, rate_limited, server_error) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    ON CONFLICT (key_id, hour) DO UPDATE SET ok = key_usage_hourly.ok + excluded.ok, \
+    client_error = key_usage_hourly.client_error + excluded.client_error, \
+    rate_limited = key_usage_hourly.rate_limited + excluded.rate_limited, \
+    server_error = key_usage_hourly.server_error + excluded.server_error";
+
+/// `usage_counts`: `$1` org, `$2` environment, `$3` first hour.
+pub(crate) const USAGE_COUNTS: &str = "SELECT key_id, org_id, environment, hour, ok, \
+    client_error, rate_limited, server_error FROM key_usage_hourly \
+    WHERE org_id = $1 AND environment = $2 AND hour >= $3 ORDER BY key_id, hour";

@@ -11,8 +11,8 @@ use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
 use crate::model::{
-    AuditFilter, AuthRecord, KeyRecord, NewAuditEvent, NewKey, OrgRecord, Role, RotateOutcome,
-    UsageFact, UserRecord,
+    AuditFilter, AuthRecord, KeyRecord, NewAuditEvent, NewKey, NewSession, OrgRecord, Role,
+    RotateOutcome, SessionHash, SessionRecord, UsageCount, UsageFact, UserRecord,
 };
 use synaptiq_core::scope::KeyStatus;
 use synaptiq_types::audit::AuditEvent;
@@ -221,6 +221,43 @@ pub trait UserStore {
         role: Role,
         password_hash: &str,
     ) -> Result<UserRecord>;
+    /// The user signing in with `email` (compared case-insensitively), whatever their
+    /// organization: emails are logins.
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<UserRecord>>;
+    /// An organization's users, oldest first.
+    async fn list_users(&self, org: &OrgId) -> Result<Vec<UserRecord>>;
+}
+
+/// Dashboard sessions, stored by the hash of their token (never the token).
+#[async_trait]
+pub trait SessionStore {
+    /// Stores a new session. A hash collision (impossible in practice) is a `Conflict`.
+    async fn create_session(&self, session: NewSession) -> Result<()>;
+    /// The session with this hash if it has not expired at `now`, with its user and the
+    /// user's organization as they are now (a role change applies on the next request).
+    async fn find_session(&self, id_hash: &SessionHash, now: Timestamp)
+    -> Result<Option<SessionRecord>>;
+    /// Ends a session (sign-out, or the session a new sign-in replaces). `false` when there
+    /// was none.
+    async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool>;
+    /// Deletes sessions that expired before `now`; returns how many.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64>;
+}
+
+/// Hourly request counters per key, written in batches by the usage recorder.
+#[async_trait]
+pub trait UsageStore {
+    /// Adds a batch of counters in one transaction: a (key, hour) already stored is
+    /// incremented, so batches from several nodes and several flushes add up.
+    async fn record_usage_counts(&self, batch: &[UsageCount]) -> Result<()>;
+    /// An organization's counters in one environment from the hour containing `since` on,
+    /// ordered by key and hour.
+    async fn usage_counts(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        since: Timestamp,
+    ) -> Result<Vec<UsageCount>>;
 }
 
 /// The audit log.
@@ -240,7 +277,9 @@ pub trait AuditStore {
 
 /// Everything the server needs from storage.
 #[async_trait]
-pub trait Store: OrgStore + KeyStore + LeadStore + UserStore + AuditStore + Send + Sync {
+pub trait Store:
+    OrgStore + KeyStore + LeadStore + UserStore + SessionStore + UsageStore + AuditStore + Send + Sync
+{
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// A cheap round trip, for `/readyz`.

@@ -1,0 +1,84 @@
+//! The PostgreSQL backend: the same SQL as SQLite (`src/sql.rs`) and the same trait
+//! implementations (`crate::shared`), plus row locks where SQLite relies on its single writer
+//! (rotation, lead updates, the expiry sweep). This module holds what differs: connecting
+//! and the hooks.
+
+use std::str::FromStr;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+
+use crate::open::OpenOptions;
+use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE};
+use crate::traits::Result;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
+crate::shared::impl_store!(PgStore, Postgres, MIGRATOR);
+
+impl PgStore {
+    /// Connects to `url` (`postgres://…`, sqlx's parameters allowed) and checks one
+    /// connection, with default pool settings.
+    pub async fn open(url: &str) -> std::result::Result<Self, sqlx::Error> {
+        Self::open_with(url, &OpenOptions::default()).await
+    }
+
+    /// Connects to `url` with `options`' pool settings and checks one connection.
+    pub async fn open_with(
+        url: &str,
+        options: &OpenOptions,
+    ) -> std::result::Result<Self, sqlx::Error> {
+        let connect = PgConnectOptions::from_str(url)?;
+        // A direct first connection says why it failed (refused, unknown database, bad
+        // password); a pool would only report that it timed out.
+        let first = tokio::time::timeout(
+            options.acquire_timeout,
+            PgConnection::connect_with(&connect),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        first.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect);
+        Ok(Self { pool })
+    }
+}
+
+/// Hooks for the shared implementations (`crate::shared`).
+impl PgStore {
+    const BACKEND: &'static str = "postgres";
+    /// Appended to a read inside [`Self::begin_write`]: locks the row until the transaction
+    /// ends.
+    const LOCK_ROW: &'static str = " FOR UPDATE";
+    const LOCK_HELD: &'static str = "its row lock";
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A plain transaction: its reads lock their rows with [`Self::LOCK_ROW`].
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Rows another transaction holds (another sweeper, a rotation) are left for the next
+    /// sweep instead of waited on, so concurrent sweepers neither block nor deadlock; the
+    /// outer condition is re-checked on the latest row version, so a row swept and committed
+    /// meanwhile is never returned twice.
+    fn sweep_expired_sql() -> String {
+        format!(
+            "UPDATE api_keys SET expiry_recorded_at = $1 WHERE {SWEEP_DUE} AND id IN \
+               (SELECT id FROM api_keys WHERE {SWEEP_DUE} ORDER BY id FOR UPDATE SKIP LOCKED) \
+             RETURNING {KEY_COLUMNS_BARE}"
+        )
+    }
+}

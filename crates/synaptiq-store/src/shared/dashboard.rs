@@ -1,0 +1,126 @@
+//! Dashboard sessions and hourly usage counters, for both backends (see the module docs of
+//! `shared`).
+
+/// `SessionStore` and `UsageStore` for `$store`.
+macro_rules! impl_dashboard_store {
+    ($store:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            // Dynamic SQL here is assembled only from constants; values are bound.
+            use sqlx::AssertSqlSafe;
+            use synaptiq_core::ids::OrgId;
+            use synaptiq_core::scope::Environment;
+            use synaptiq_types::time::Timestamp;
+
+            use $crate::model::{NewSession, SessionHash, SessionRecord, UsageCount};
+            use $crate::rows::{session_from_row, usage_from_row};
+            use $crate::sql::{
+                DELETE_EXPIRED_SESSIONS, DELETE_SESSION, INSERT_SESSION, UPSERT_USAGE_COUNT,
+                USAGE_COUNTS, conflict_or, find_session_sql,
+            };
+            use $crate::traits::{Result, SessionStore, StoreError, UsageStore};
+
+            /// Counters are BIGINT; a count past `i64::MAX` is a bug, not traffic.
+            fn signed(n: u64) -> Result<i64> {
+                i64::try_from(n).map_err(|_| StoreError::Internal("usage counter overflow".into()))
+            }
+
+            #[async_trait]
+            impl SessionStore for $store {
+                async fn create_session(&self, s: NewSession) -> Result<()> {
+                    sqlx::query(INSERT_SESSION)
+                        .bind(s.id_hash.0.as_slice())
+                        .bind(s.user_id.as_str())
+                        .bind(s.created_at.millis())
+                        .bind(s.expires_at.millis())
+                        .bind(s.ip)
+                        .bind(s.user_agent)
+                        .execute(self.pool())
+                        .await
+                        .map_err(|e| conflict_or(e, "session"))?;
+                    Ok(())
+                }
+
+                async fn find_session(
+                    &self,
+                    id_hash: &SessionHash,
+                    now: Timestamp,
+                ) -> Result<Option<SessionRecord>> {
+                    sqlx::query(AssertSqlSafe(find_session_sql()))
+                        .bind(id_hash.0.as_slice())
+                        .bind(now.millis())
+                        .fetch_optional(self.pool())
+                        .await?
+                        .as_ref()
+                        .map(session_from_row)
+                        .transpose()
+                }
+
+                async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool> {
+                    let done = sqlx::query(DELETE_SESSION)
+                        .bind(id_hash.0.as_slice())
+                        .execute(self.pool())
+                        .await?
+                        .rows_affected();
+                    Ok(done > 0)
+                }
+
+                async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
+                    Ok(sqlx::query(DELETE_EXPIRED_SESSIONS)
+                        .bind(now.millis())
+                        .execute(self.pool())
+                        .await?
+                        .rows_affected())
+                }
+            }
+
+            #[async_trait]
+            impl UsageStore for $store {
+                async fn record_usage_counts(&self, batch: &[UsageCount]) -> Result<()> {
+                    if batch.is_empty() {
+                        return Ok(());
+                    }
+                    // One order for every writer, so concurrent flushes from several nodes
+                    // never lock the same rows in opposite orders (PostgreSQL deadlocks).
+                    let mut rows: Vec<&UsageCount> = batch.iter().collect();
+                    rows.sort_by(|a, b| (&a.key_id, a.hour).cmp(&(&b.key_id, b.hour)));
+                    let mut tx = self.pool().begin().await?;
+                    for c in rows {
+                        sqlx::query(UPSERT_USAGE_COUNT)
+                            .bind(c.key_id.as_str())
+                            .bind(c.org_id.as_str())
+                            .bind(c.environment.as_str())
+                            .bind(c.hour.millis())
+                            .bind(signed(c.ok)?)
+                            .bind(signed(c.client_error)?)
+                            .bind(signed(c.rate_limited)?)
+                            .bind(signed(c.server_error)?)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn usage_counts(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    since: Timestamp,
+                ) -> Result<Vec<UsageCount>> {
+                    let first_hour = since.millis().div_euclid(3_600_000) * 3_600_000;
+                    sqlx::query(USAGE_COUNTS)
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(first_hour)
+                        .fetch_all(self.pool())
+                        .await?
+                        .iter()
+                        .map(usage_from_row)
+                        .collect()
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_dashboard_store;

@@ -1,0 +1,336 @@
+//! API keys, for both backends (see the module docs of `shared`). Where SQLite's single
+//! writer serializes for free, PostgreSQL takes row locks: rotation locks the old key before
+//! reading its status, the expiry sweep skips rows another sweeper holds, and usage batches
+//! lock keys in id order.
+
+/// `KeyStore` for `$store`, whose sqlx database is `$db`.
+macro_rules! impl_key_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            // Dynamic SQL below is assembled only from constants and closed enums; values
+            // are bound.
+            use sqlx::AssertSqlSafe;
+            use synaptiq_core::hash::KeyHash;
+            use synaptiq_core::ids::{KeyId, OrgId};
+            use synaptiq_core::scope::{Environment, KeyStatus};
+            use synaptiq_types::pagination::PageRequest;
+            use synaptiq_types::time::Timestamp;
+
+            use $crate::model::{AuthRecord, KeyRecord, NewKey, RotateOutcome, UsageFact};
+            use $crate::rows::{auth_from_row, corrupt, inserted, key_from_row};
+            use $crate::sql::{
+                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, RECORD_USAGE, conflict_or, count,
+                fetch_key_sql, find_by_hash_sql, key_list_filter, limit_offset, mark_exposed_sql,
+                revoke_sql, rotate_old_sql, update_key_sql,
+            };
+            use $crate::traits::{KeyStore, Result};
+
+            type Conn = <$db as sqlx::Database>::Connection;
+
+            async fn insert_key_in(
+                conn: &mut Conn,
+                key: NewKey,
+                now: Timestamp,
+            ) -> Result<KeyRecord> {
+                let id = KeyId::generate();
+                let ips =
+                    serde_json::to_string(&key.allowed_ips).map_err(|_| corrupt("allowed_ips"))?;
+                sqlx::query(INSERT_KEY)
+                    .bind(id.as_str())
+                    .bind(key.org_id.as_str())
+                    .bind(key.environment.as_str())
+                    .bind(&key.name)
+                    .bind(key.scope.as_str())
+                    .bind(&key.hash.0[..])
+                    .bind(i32::from(key.pepper_version))
+                    .bind(&key.hint)
+                    .bind(&ips)
+                    .bind(now.millis())
+                    .bind(key.expires_at.map(Timestamp::millis))
+                    .bind(key.rotated_from.as_ref().map(|k| k.as_str().to_owned()))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| conflict_or(e, "key"))?;
+                Ok(inserted(id, key, now))
+            }
+
+            /// One key; `lock` is appended to the query (`""`, or the backend's `LOCK_ROW`).
+            async fn fetch_key_in(
+                conn: &mut Conn,
+                org: &OrgId,
+                env: Environment,
+                id: &KeyId,
+                lock: &str,
+            ) -> Result<Option<KeyRecord>> {
+                sqlx::query(AssertSqlSafe(format!("{}{lock}", fetch_key_sql())))
+                    .bind(org.as_str())
+                    .bind(env.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .as_ref()
+                    .map(key_from_row)
+                    .transpose()
+            }
+
+            #[async_trait]
+            impl KeyStore for $store {
+                async fn insert_key(&self, key: NewKey) -> Result<KeyRecord> {
+                    let mut conn = self.pool().acquire().await?;
+                    insert_key_in(&mut conn, key, Timestamp::now()).await
+                }
+
+                async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<AuthRecord>> {
+                    sqlx::query(AssertSqlSafe(find_by_hash_sql()))
+                        .bind(&hash.0[..])
+                        .fetch_optional(self.pool())
+                        .await?
+                        .as_ref()
+                        .map(auth_from_row)
+                        .transpose()
+                }
+
+                async fn get_key(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &KeyId,
+                ) -> Result<Option<KeyRecord>> {
+                    let mut conn = self.pool().acquire().await?;
+                    fetch_key_in(&mut conn, org, env, id, "").await
+                }
+
+                async fn list_keys(
+                    &self,
+                    org: &OrgId,
+                    env: Option<Environment>,
+                    status: Option<KeyStatus>,
+                    now: Timestamp,
+                    page: PageRequest,
+                ) -> Result<(Vec<KeyRecord>, u64)> {
+                    let env = env.map(Environment::as_str);
+                    let filter = key_list_filter(status);
+                    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM api_keys k WHERE {filter}"
+                    )))
+                    .bind(org.as_str())
+                    .bind(env)
+                    .bind(now.millis())
+                    .fetch_one(self.pool())
+                    .await?;
+                    let (limit, offset) = limit_offset(page);
+                    let sql = format!(
+                        "SELECT {KEY_COLUMNS} FROM api_keys k WHERE {filter} \
+                         ORDER BY k.created_at DESC, k.id DESC LIMIT $4 OFFSET $5"
+                    );
+                    let rows = sqlx::query(AssertSqlSafe(sql))
+                        .bind(org.as_str())
+                        .bind(env)
+                        .bind(now.millis())
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(self.pool())
+                        .await?;
+                    let keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+                    Ok((keys, count(total)))
+                }
+
+                async fn revoke_key(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &KeyId,
+                    now: Timestamp,
+                ) -> Result<Option<KeyRecord>> {
+                    let mut tx = self.pool().begin().await?;
+                    let Some(row) = sqlx::query(AssertSqlSafe(revoke_sql()))
+                        .bind(now.millis())
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let key = key_from_row(&row)?;
+                    Self::bump_epoch(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(Some(key))
+                }
+
+                async fn rotate_key(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &KeyId,
+                    replacement: NewKey,
+                    deadline: Timestamp,
+                    now: Timestamp,
+                ) -> Result<RotateOutcome> {
+                    // The lock is taken before the old key's status is read (SQLite: the write
+                    // lock, from the first statement; PostgreSQL: the old key's row lock), so
+                    // a concurrent rotation, revocation or deletion either finished before
+                    // (and is seen) or waits for this one.
+                    let mut tx = self.begin_write().await?;
+                    let Some(old) = fetch_key_in(&mut tx, org, env, id, Self::LOCK_ROW).await?
+                    else {
+                        return Ok(RotateOutcome::NotFound);
+                    };
+                    let status = old.status(now);
+                    if !status.usable() {
+                        return Ok(RotateOutcome::NotUsable(status));
+                    }
+                    let new = insert_key_in(&mut tx, replacement, now).await?;
+                    let Some(row) = sqlx::query(AssertSqlSafe(rotate_old_sql()))
+                        .bind(new.id.as_str())
+                        .bind(deadline.millis())
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .bind(now.millis())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        let what = format!("rotated key vanished under {}", Self::LOCK_HELD);
+                        return Err(corrupt(&what));
+                    };
+                    let old = key_from_row(&row)?;
+                    Self::bump_epoch(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(RotateOutcome::Rotated {
+                        old: Box::new(old),
+                        new: Box::new(new),
+                    })
+                }
+
+                async fn update_key(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &KeyId,
+                    name: Option<&str>,
+                    allowed_ips: Option<&[String]>,
+                ) -> Result<Option<KeyRecord>> {
+                    let ips = allowed_ips
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(|_| corrupt("allowed_ips"))?;
+                    let mut tx = self.pool().begin().await?;
+                    let Some(row) = sqlx::query(AssertSqlSafe(update_key_sql()))
+                        .bind(name)
+                        .bind(ips)
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let key = key_from_row(&row)?;
+                    Self::bump_epoch(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(Some(key))
+                }
+
+                async fn delete_key(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &KeyId,
+                    now: Timestamp,
+                ) -> Result<bool> {
+                    let mut tx = self.pool().begin().await?;
+                    let changed = sqlx::query(DELETE_KEY)
+                        .bind(now.millis())
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if changed == 0 {
+                        return Ok(false);
+                    }
+                    Self::bump_epoch(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>> {
+                    let rows = sqlx::query(AssertSqlSafe(Self::sweep_expired_sql()))
+                        .bind(now.millis())
+                        .fetch_all(self.pool())
+                        .await?;
+                    rows.iter().map(key_from_row).collect()
+                }
+
+                async fn record_usage(&self, batch: &[UsageFact]) -> Result<()> {
+                    if batch.is_empty() {
+                        return Ok(());
+                    }
+                    // Keys are updated in id order, so on PostgreSQL two nodes flushing
+                    // overlapping batches lock rows in the same order and never deadlock. The
+                    // sort is stable (facts for one key keep their order), so the result is
+                    // the same as in batch order; SQLite's single writer needs no order.
+                    let mut facts: Vec<&UsageFact> = batch.iter().collect();
+                    facts.sort_by(|a, b| a.key_id.as_str().cmp(b.key_id.as_str()));
+                    let mut tx = self.pool().begin().await?;
+                    for fact in facts {
+                        sqlx::query(RECORD_USAGE)
+                            .bind(fact.at.millis())
+                            .bind(&fact.ip)
+                            .bind(fact.user_agent.as_deref())
+                            .bind(fact.key_id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn locate_key(&self, id: &KeyId) -> Result<Option<(OrgId, Environment)>> {
+                    let row: Option<(String, String)> =
+                        sqlx::query_as("SELECT org_id, environment FROM api_keys WHERE id = $1")
+                            .bind(id.as_str())
+                            .fetch_optional(self.pool())
+                            .await?;
+                    row.map(|(o, e)| {
+                        Ok((
+                            OrgId::parse(&o).map_err(|_| corrupt("api_keys.org_id"))?,
+                            Environment::parse(&e)
+                                .ok_or_else(|| corrupt("api_keys.environment"))?,
+                        ))
+                    })
+                    .transpose()
+                }
+
+                async fn mark_exposed(
+                    &self,
+                    hash: &KeyHash,
+                    now: Timestamp,
+                ) -> Result<Option<KeyRecord>> {
+                    sqlx::query(AssertSqlSafe(mark_exposed_sql()))
+                        .bind(now.millis())
+                        .bind(&hash.0[..])
+                        .fetch_optional(self.pool())
+                        .await?
+                        .as_ref()
+                        .map(key_from_row)
+                        .transpose()
+                }
+
+                async fn change_epoch(&self) -> Result<i64> {
+                    Ok(
+                        sqlx::query_scalar("SELECT epoch FROM change_epoch WHERE id = 1")
+                            .fetch_one(self.pool())
+                            .await?,
+                    )
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_key_store;

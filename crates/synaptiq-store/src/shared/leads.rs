@@ -1,0 +1,247 @@
+//! Leads, for both backends (see the module docs of `shared`).
+
+/// `LeadStore` for `$store`.
+macro_rules! impl_lead_store {
+    ($store:ty) => {
+        const _: () = {
+            use async_trait::async_trait;
+            // Dynamic SQL below is assembled only from constants and closed enums; values
+            // are bound.
+            use sqlx::AssertSqlSafe;
+            use synaptiq_core::ids::{LeadId, OrgId};
+            use synaptiq_core::scope::Environment;
+            use synaptiq_types::leads::{
+                CreateLead, Lead, LeadListQuery, LeadSource, LeadStatus, UpdateLead,
+            };
+            use synaptiq_types::pagination::PageRequest;
+            use synaptiq_types::time::Timestamp;
+
+            use $crate::rows::{apply_patch, lead_from_row, new_lead};
+            use $crate::sql::{
+                DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, LEAD_COLUMNS, LEAD_FILTER, SEARCH_MATCH,
+                UPDATE_LEAD, conflict_or, count, fetch_lead_sql, json, lead_order, limit_offset,
+                search_page_sql, search_patterns,
+            };
+            use $crate::traits::{LeadStore, Result, StoreError};
+
+            /// Turns a unique violation on the email into a `Conflict` naming the lead that
+            /// holds it.
+            async fn email_conflict(
+                store: &$store,
+                e: sqlx::Error,
+                org: &OrgId,
+                env: Environment,
+                email: &str,
+            ) -> StoreError {
+                match conflict_or(e, "email") {
+                    StoreError::Conflict { param, .. } => StoreError::Conflict {
+                        param,
+                        existing_id: sqlx::query_scalar(LEAD_BY_EMAIL)
+                            .bind(org.as_str())
+                            .bind(env.as_str())
+                            .bind(email.to_lowercase())
+                            .fetch_optional(store.pool())
+                            .await
+                            .ok()
+                            .flatten(),
+                    },
+                    other => other,
+                }
+            }
+
+            #[async_trait]
+            impl LeadStore for $store {
+                async fn create_lead(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    new: &CreateLead,
+                ) -> Result<Lead> {
+                    let now = Timestamp::now();
+                    let lead = new_lead(new, now);
+                    let res = sqlx::query(INSERT_LEAD)
+                        .bind(&lead.id)
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(&lead.email)
+                        .bind(lead.email.to_lowercase())
+                        .bind(&lead.name)
+                        .bind(&lead.company)
+                        .bind(&lead.title)
+                        .bind(&lead.phone)
+                        .bind(lead.status.as_str())
+                        .bind(i32::from(lead.score))
+                        .bind(lead.source.as_str())
+                        .bind(json(&lead.tags)?)
+                        .bind(json(&lead.custom_fields)?)
+                        .bind(now.millis())
+                        .bind(now.millis())
+                        .bind(now.millis())
+                        .bind(now.millis())
+                        .execute(self.pool())
+                        .await;
+                    match res {
+                        Ok(_) => Ok(lead),
+                        Err(e) => Err(email_conflict(self, e, org, env, &new.email).await),
+                    }
+                }
+
+                async fn get_lead(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &LeadId,
+                ) -> Result<Option<Lead>> {
+                    sqlx::query(AssertSqlSafe(fetch_lead_sql()))
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional(self.pool())
+                        .await?
+                        .as_ref()
+                        .map(lead_from_row)
+                        .transpose()
+                }
+
+                async fn list_leads(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    q: &LeadListQuery,
+                    page: PageRequest,
+                ) -> Result<(Vec<Lead>, u64)> {
+                    let status = q.status.map(LeadStatus::as_str);
+                    let source = q.source.map(LeadSource::as_str);
+                    let after = q.created_after.map(Timestamp::millis);
+                    let before = q.created_before.map(Timestamp::millis);
+                    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM leads WHERE {LEAD_FILTER}"
+                    )))
+                    .bind(org.as_str())
+                    .bind(env.as_str())
+                    .bind(status)
+                    .bind(source)
+                    .bind(after)
+                    .bind(before)
+                    .fetch_one(self.pool())
+                    .await?;
+                    let (limit, offset) = limit_offset(page);
+                    let sql = format!(
+                        "SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY {} \
+                         LIMIT $7 OFFSET $8",
+                        lead_order(q)
+                    );
+                    let rows = sqlx::query(AssertSqlSafe(sql))
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(status)
+                        .bind(source)
+                        .bind(after)
+                        .bind(before)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(self.pool())
+                        .await?;
+                    let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
+                    Ok((leads, count(total)))
+                }
+
+                async fn search_leads(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    q: &str,
+                    page: PageRequest,
+                ) -> Result<(Vec<Lead>, u64)> {
+                    let (needle, contains, prefix) = search_patterns(q);
+                    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                        "SELECT COUNT(*) FROM leads WHERE {SEARCH_MATCH}"
+                    )))
+                    .bind(org.as_str())
+                    .bind(env.as_str())
+                    .bind(&contains)
+                    .fetch_one(self.pool())
+                    .await?;
+                    let (limit, offset) = limit_offset(page);
+                    let rows = sqlx::query(AssertSqlSafe(search_page_sql()))
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(&contains)
+                        .bind(&needle)
+                        .bind(&prefix)
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(self.pool())
+                        .await?;
+                    let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
+                    Ok((leads, count(total)))
+                }
+
+                async fn update_lead(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &LeadId,
+                    patch: &UpdateLead,
+                ) -> Result<Option<Lead>> {
+                    // Read-modify-write under a lock (SQLite: the write lock; PostgreSQL: the
+                    // lead's row lock): concurrent patches apply one after another.
+                    let mut tx = self.begin_write().await?;
+                    let sql = format!("{}{}", fetch_lead_sql(), Self::LOCK_ROW);
+                    let Some(row) = sqlx::query(AssertSqlSafe(sql))
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    else {
+                        return Ok(None);
+                    };
+                    let mut lead = lead_from_row(&row)?;
+                    apply_patch(&mut lead, patch, Timestamp::now());
+                    let res = sqlx::query(UPDATE_LEAD)
+                        .bind(&lead.email)
+                        .bind(lead.email.to_lowercase())
+                        .bind(&lead.name)
+                        .bind(&lead.company)
+                        .bind(&lead.title)
+                        .bind(&lead.phone)
+                        .bind(lead.status.as_str())
+                        .bind(i32::from(lead.score))
+                        .bind(json(&lead.tags)?)
+                        .bind(json(&lead.custom_fields)?)
+                        .bind(lead.updated_at.millis())
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await;
+                    if let Err(e) = res {
+                        // Roll back (releasing the lock) before looking up the lead in the way.
+                        tx.rollback().await?;
+                        return Err(email_conflict(self, e, org, env, &lead.email).await);
+                    }
+                    tx.commit().await?;
+                    Ok(Some(lead))
+                }
+
+                async fn delete_lead(
+                    &self,
+                    org: &OrgId,
+                    env: Environment,
+                    id: &LeadId,
+                ) -> Result<bool> {
+                    Ok(sqlx::query(DELETE_LEAD)
+                        .bind(org.as_str())
+                        .bind(env.as_str())
+                        .bind(id.as_str())
+                        .execute(self.pool())
+                        .await?
+                        .rows_affected()
+                        == 1)
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_lead_store;

@@ -1,0 +1,88 @@
+//! The trait implementations, written once for both backends.
+//!
+//! Each macro here expands to `impl …Store for $store`, given the store type and its sqlx
+//! database. sqlx runtime queries are source-identical on SQLite and PostgreSQL, so one body
+//! serves both; a macro is used because the generic alternative (functions over
+//! `D: sqlx::Database`) needs `for<'q> D::Arguments<'q>: IntoArguments<…>`, `Encode`/`Type`
+//! and `Executor` bounds on every function, which are far worse to read than the queries.
+//!
+//! What differs between the backends stays in their own module, as inherent hooks the
+//! expanded code calls:
+//! - `fn pool(&self) -> &Pool<DB>`;
+//! - `async fn begin_write(&self) -> Result<Transaction<'static, DB>>`: a transaction for a
+//!   read-then-write (SQLite: `BEGIN IMMEDIATE`, taking the database write lock at once;
+//!   PostgreSQL: a plain `BEGIN`, the reads lock their rows instead);
+//! - `const LOCK_ROW: &str`: appended to a read inside `begin_write` (`""` or `" FOR UPDATE"`);
+//! - `const LOCK_HELD: &str`: names that lock in an error message;
+//! - `fn sweep_expired_sql() -> String`: the expiry sweep (PostgreSQL skips locked rows);
+//! - `const BACKEND: &str` and `static MIGRATOR`: the backend's name and its migrations.
+//!
+//! Each macro wraps its expansion in `const _: () = { … };` so that its `use` lines and
+//! helper functions stay local to one backend's expansion.
+
+mod audit;
+mod dashboard;
+mod keys;
+mod leads;
+mod orgs;
+
+pub(crate) use audit::impl_audit_store;
+pub(crate) use dashboard::impl_dashboard_store;
+pub(crate) use keys::impl_key_store;
+pub(crate) use leads::impl_lead_store;
+pub(crate) use orgs::impl_org_user_store;
+
+/// Every storage trait for `$store`, whose sqlx database is `$db`; `$migrator` is its
+/// `sqlx::migrate::Migrator`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $migrator:path) => {
+        $crate::shared::impl_org_user_store!($store, $db);
+        $crate::shared::impl_audit_store!($store);
+        $crate::shared::impl_key_store!($store, $db);
+        $crate::shared::impl_lead_store!($store);
+        $crate::shared::impl_dashboard_store!($store);
+
+        const _: () = {
+            use async_trait::async_trait;
+
+            use $crate::sql::BUMP_EPOCH;
+            use $crate::traits::{Result, Store, StoreError};
+
+            impl $store {
+                /// Bumps the change epoch inside `tx`. On PostgreSQL every change takes this
+                /// row lock last, after its own row locks, so two changes never wait on each
+                /// other in opposite orders.
+                pub(crate) async fn bump_epoch(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                ) -> Result<()> {
+                    sqlx::query(BUMP_EPOCH).execute(&mut *tx).await?;
+                    Ok(())
+                }
+            }
+
+            #[async_trait]
+            impl Store for $store {
+                async fn migrate(&self) -> Result<()> {
+                    $migrator
+                        .run(self.pool())
+                        .await
+                        .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    sqlx::query("SELECT 1").execute(self.pool()).await?;
+                    Ok(())
+                }
+
+                async fn close(&self) {
+                    self.pool().close().await;
+                }
+
+                fn backend(&self) -> &'static str {
+                    Self::BACKEND
+                }
+            }
+        };
+    };
+}
+pub(crate) use impl_store;
