@@ -15,6 +15,14 @@ pub struct IdError {
     pub prefix: &'static str,
 }
 
+/// The ULID part of an id as a regular expression: 26 Crockford base32 characters (either
+/// case), the first at most `7` (a ULID is 128 bits; 26 characters could hold 130).
+macro_rules! ulid_pattern {
+    () => {
+        "[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}"
+    };
+}
+
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$doc])*
@@ -26,6 +34,9 @@ macro_rules! prefixed_id {
             /// The type prefix, including the underscore.
             pub const PREFIX: &'static str = $prefix;
 
+            /// What [`Self::parse`] accepts, as a regular expression (for OpenAPI `pattern`).
+            pub const PATTERN: &'static str = concat!("^", $prefix, ulid_pattern!(), "$");
+
             /// A new, unique id (ULIDs sort by creation time).
             pub fn generate() -> Self {
                 Self(format!("{}{}", $prefix, ulid::Ulid::new()))
@@ -35,6 +46,11 @@ macro_rules! prefixed_id {
             pub fn parse(s: &str) -> Result<Self, IdError> {
                 let err = IdError { kind: $kind, prefix: $prefix };
                 let rest = s.strip_prefix($prefix).ok_or(err.clone())?;
+                // A first character above `7` overflows 128 bits; the decoder would silently drop
+                // the top bits and alias another id (`lead_8…` = `lead_0…`).
+                if !rest.as_bytes().first().is_some_and(|c| (b'0'..=b'7').contains(c)) {
+                    return Err(err);
+                }
                 let ulid = ulid::Ulid::from_string(rest).map_err(|_| err.clone())?;
                 // Canonical upper-case form, so lookups never miss on case.
                 Ok(Self(format!("{}{}", $prefix, ulid)))
@@ -113,6 +129,19 @@ mod tests {
         assert!(KeyId::parse(id.as_str()).is_err());
         assert!(LeadId::parse("lead_nope").is_err());
         assert!(LeadId::parse("").is_err());
+    }
+
+    #[test]
+    fn ids_beyond_128_bits_are_rejected_not_aliased() {
+        // Regression: `ulid` decodes `8…` (130 bits) by dropping the top bits, so `lead_8…`
+        // used to fetch the lead `lead_0…`.
+        let id = LeadId::parse("lead_01HQ3VXK9BWMN4F6T2P8R5GYSC").expect("valid");
+        assert_eq!(id.as_str(), "lead_01HQ3VXK9BWMN4F6T2P8R5GYSC");
+        for first in ['8', '9', 'G', 'Z', 'z'] {
+            let alias = format!("lead_{first}1HQ3VXK9BWMN4F6T2P8R5GYSC");
+            assert!(LeadId::parse(&alias).is_err(), "{alias}");
+        }
+        assert!(LeadId::parse("lead_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").is_ok());
     }
 
     #[test]

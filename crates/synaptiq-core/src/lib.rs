@@ -9,6 +9,7 @@
 //! - [`plan`]: organization plans and the rate policy table of the seed.
 //! - [`gcra`]: the arithmetic of the generic cell rate algorithm (rate limiting).
 //! - [`net`]: IP allow-lists.
+//! - [`password`]: argon2id hashing and verification of dashboard passwords.
 //!
 //! Nothing here touches the network, a database, a clock or async runtimes: callers pass
 //! `now` in, which keeps every rule testable.
@@ -18,5 +19,6 @@ pub mod hash;
 pub mod ids;
 pub mod key;
 pub mod net;
+pub mod password;
 pub mod plan;
 pub mod scope;

@@ -94,7 +94,7 @@ fn client_ip(req: &Request) -> IpAddr {
 const RETRY_AFTER_X: HeaderName = HeaderName::from_static("x-ratelimit-retryafter");
 
 /// The buckets a request of `auth` on this route must fit in; the first is the per-minute one.
-fn buckets(app: &AppState, auth: &AuthRecord, route: &RouteGuard) -> Vec<Bucket> {
+pub(crate) fn buckets(app: &AppState, auth: &AuthRecord, route: &RouteGuard) -> Vec<Bucket> {
     let policy = &app.config.rate_policy;
     let id = auth.key.id.as_str();
     let mut b = vec![Bucket {
@@ -129,6 +129,11 @@ pub async fn guard(
         Access::Public => return next.run(req).await,
         Access::AnyKey => None,
         Access::Scope(s) => Some(s),
+        // Mounted with `dashboard::session::guard` instead (stack.rs); never open to a key.
+        Access::Session { .. } => {
+            return ApiError::internal("a dashboard route reached the API-key guard")
+                .into_response();
+        }
     };
     let ip = client_ip(&req);
     let auth = match authenticate(&app, req.headers(), ip).await {
@@ -139,7 +144,9 @@ pub async fn guard(
     let buckets = buckets(&app, &auth, &route);
     let owner = auth.key.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
-        with_key_headers(err.into_response(), &app, &auth, verdict, now)
+        let res = with_key_headers(err.into_response(), &app, &auth, verdict, now);
+        app.usage.count(&auth.key, res.status());
+        res
     };
     let allowed_ips: Vec<_> = auth
         .key
@@ -226,6 +233,7 @@ pub async fn guard(
     });
     let res = next.run(req).await;
     app.usage.note(&auth.key.id, ip, user_agent.as_deref());
+    app.usage.count(&auth.key, res.status());
     with_key_headers(res, &app, &auth, &minute, now)
 }
 

@@ -198,7 +198,7 @@ pub async fn record_expiries(app: &AppState) {
 
 /// Checks and canonicalises an allow-list (at most 50 CIDRs).
 pub fn parse_allowed_ips(list: &[String]) -> Result<Vec<String>, synaptiq_types::FieldError> {
-    if list.len() > 50 {
+    if list.len() > synaptiq_types::keys::ALLOWED_IPS_MAX {
         return Err(synaptiq_types::FieldError::new(
             "allowedIps",
             "at most 50 entries",

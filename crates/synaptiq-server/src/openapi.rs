@@ -1,14 +1,20 @@
 //! The OpenAPI 3.1 document, `GET /api/v1/openapi.json`.
 //!
-//! utoipa derives operations and schemas from the handlers and types. The error responses
-//! every operation shares are then added from the route table (so the document cannot forget
-//! a 401 on a guarded route), and every object schema gets `additionalProperties: false`.
+//! utoipa derives operations and schemas from the handlers and types. Then: flattened
+//! `allOf`s become one object; the validation rules of `synaptiq-types` the derive cannot state
+//! (lengths, patterns, enumerations) are merged in; create operations link to what takes the
+//! created id; the error responses every operation shares are added from the route table (so
+//! the document cannot forget a 401 on a guarded route); every object schema gets
+//! `additionalProperties: false`.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
+
+use synaptiq_core::ids::{KeyId, LeadId};
+use synaptiq_types::ErrorCode;
 
 use crate::app::AppState;
 use crate::routes::{self, Access};
@@ -40,13 +46,20 @@ use crate::routes::{self, Access};
         crate::routes::keys::revoke,
         crate::routes::audit::list,
     ),
-    components(schemas(synaptiq_types::ErrorBody)),
+    components(schemas(
+        synaptiq_types::ErrorBody,
+        synaptiq_types::leads::LeadStatus,
+        synaptiq_types::leads::LeadSource,
+        synaptiq_types::leads::LeadSortBy,
+        synaptiq_types::leads::SortOrder,
+        synaptiq_types::keys::KeyStatusFilter,
+    )),
     security(("bearerAuth" = [])),
 )]
 struct ApiDoc;
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", operation_id = "getOpenApi", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document.", content_type = "application/json")))]
 pub async fn serve(State(app): State<AppState>) -> Response {
     (
@@ -56,13 +69,13 @@ pub async fn serve(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
-fn error_response(description: &str, code: &str) -> Value {
+fn error_response(description: &str, code: ErrorCode) -> Value {
     json!({
         "description": description,
         "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/ErrorBody"},
-            "example": {"error": {"code": code, "message": description,
-                "doc_url": "https://127.0.0.1:8443/docs/api-reference/errors",
+            "example": {"error": {"code": code.as_str(), "message": description,
+                "doc_url": format!("https://127.0.0.1:8443{}", code.doc_path()),
                 "request_id": "req_01HQ3VXK9BWMN4F6T2P8R5GYSC"}}
         }}
     })
@@ -99,6 +112,183 @@ fn close_objects(v: &mut Value) {
     }
 }
 
+/// Merges `extra` into `target`, objects key by key.
+fn merge(target: &mut Value, extra: &Value) {
+    match (target, extra) {
+        (Value::Object(t), Value::Object(e)) => {
+            for (k, v) in e {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (t, e) => *t = e.clone(),
+    }
+}
+
+/// Replaces `allOf` lists of object schemas (what `#[serde(flatten)]` derives, e.g.
+/// `CreatedKey` = `ApiKey` + `secret`) by one object, so that closing it with
+/// `additionalProperties: false` does not make every instance invalid.
+fn flatten_all_of(doc: &mut Value) {
+    let schemas = doc["components"]["schemas"].clone();
+    let Some(map) = doc["components"]["schemas"].as_object_mut() else {
+        return;
+    };
+    for schema in map.values_mut() {
+        let Some(parts) = schema.get("allOf").and_then(Value::as_array).cloned() else {
+            continue;
+        };
+        let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
+        for part in &parts {
+            let part = match part["$ref"].as_str() {
+                Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+                None => part,
+            };
+            let Some(props) = part["properties"].as_object() else {
+                return;
+            };
+            properties.extend(props.clone());
+            required.extend(part["required"].as_array().cloned().unwrap_or_default());
+        }
+        if let Some(obj) = schema.as_object_mut() {
+            obj.remove("allOf");
+            obj.insert("type".into(), json!("object"));
+            obj.insert("properties".into(), Value::Object(properties));
+            obj.insert("required".into(), Value::Array(required));
+        }
+    }
+}
+
+/// The validation rules of the request types that the derive cannot state (lengths, patterns,
+/// enumerations), from `synaptiq-types`, merged into the schemas and query parameters.
+fn apply_constraints(doc: &mut Value) {
+    let properties = [
+        synaptiq_types::leads::schema_constraints(),
+        synaptiq_types::keys::schema_constraints(),
+    ];
+    for (schema, property, keywords) in properties.iter().flatten() {
+        let pointer = format!("/components/schemas/{schema}/properties/{property}");
+        if let Some(target) = doc.pointer_mut(&pointer) {
+            merge(target, keywords);
+        }
+    }
+    let params: Vec<_> = [
+        synaptiq_types::leads::query_constraints(),
+        synaptiq_types::audit::query_constraints(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let ids = [
+        ("/api/v1/leads/{id}", LeadId::PATTERN),
+        ("/api/v1/keys/{id}", KeyId::PATTERN),
+    ];
+    for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        let id_pattern = ids
+            .iter()
+            .find(|(p, _)| path.starts_with(p))
+            .map(|(_, pattern)| *pattern);
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            let params_of_op = op.get_mut("parameters").and_then(Value::as_array_mut);
+            for param in params_of_op.into_iter().flatten() {
+                let name = param["name"].as_str().unwrap_or_default().to_owned();
+                if param["in"] == "path" && name == "id" {
+                    if let Some(pattern) = id_pattern {
+                        merge(&mut param["schema"], &json!({"pattern": pattern}));
+                    }
+                } else if param["in"] == "query" {
+                    for (_, keywords) in params.iter().filter(|(n, _)| *n == name) {
+                        merge(&mut param["schema"], keywords);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An optional request body (`Option<T>` in the handler's annotation) is absent, never `null`:
+/// keeps `required: false` and drops the `null` alternative utoipa adds to its schema.
+fn optional_bodies_are_absent_not_null(doc: &mut Value) {
+    for item in doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|m| m.values_mut())
+    {
+        for op in item
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|m| m.values_mut())
+        {
+            let Some(schema) = op.pointer_mut("/requestBody/content/application~1json/schema")
+            else {
+                continue;
+            };
+            let Some(alternatives) = schema.get("oneOf").and_then(Value::as_array) else {
+                continue;
+            };
+            let non_null: Vec<&Value> = alternatives
+                .iter()
+                .filter(|a| a["type"] != "null")
+                .collect();
+            if let [only] = non_null.as_slice() {
+                *schema = (*only).clone();
+            }
+        }
+    }
+}
+
+/// OpenAPI links from each create operation to the operations that take the created id, so
+/// clients (and stateful testers) can follow a created object.
+fn add_links(doc: &mut Value) {
+    let link = |op: &str, pointer: &str| json!({"operationId": op, "parameters": {"id": format!("$response.body#{pointer}")}});
+    let links = [
+        (
+            "/api/v1/leads",
+            "post",
+            "201",
+            json!({
+                "GetLead": link("getLead", "/id"),
+                "UpdateLead": link("updateLead", "/id"),
+                "DeleteLead": link("deleteLead", "/id"),
+            }),
+        ),
+        (
+            "/api/v1/keys",
+            "post",
+            "201",
+            json!({
+                "GetKey": link("getKey", "/id"),
+                "UpdateKey": link("updateKey", "/id"),
+                "RotateKey": link("rotateKey", "/id"),
+                "RevokeKey": link("revokeKey", "/id"),
+                "DeleteKey": link("deleteKey", "/id"),
+            }),
+        ),
+        (
+            "/api/v1/keys/{id}/rotate",
+            "post",
+            "201",
+            json!({
+                "GetNewKey": link("getKey", "/newKey/id"),
+                "RevokeOldKey": link("revokeKey", "/oldKey/id"),
+                "DeleteNewKey": link("deleteKey", "/newKey/id"),
+            }),
+        ),
+    ];
+    for (path, method, status, value) in links {
+        let pointer = format!(
+            "/paths/{}/{method}/responses/{status}",
+            path.replace('/', "~1")
+        );
+        if let Some(response) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
+            response.insert("links".into(), value);
+        }
+    }
+}
+
 /// The complete document, as JSON.
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
@@ -106,6 +296,10 @@ pub fn document() -> Value {
         "type": "http", "scheme": "bearer",
         "description": "An API key: `sk_live_` or `sk_test_` followed by 36 base62 characters."
     });
+    flatten_all_of(&mut doc);
+    optional_bodies_are_absent_not_null(&mut doc);
+    apply_constraints(&mut doc);
+    add_links(&mut doc);
     for (def, _) in routes::table() {
         if !def.in_openapi {
             continue;
@@ -120,6 +314,7 @@ pub fn document() -> Value {
             .is_some_and(|p| !p.is_empty());
         let has_body = op.contains_key("requestBody");
         let has_id = def.path.contains('{');
+        let guarded = def.access != Access::Public;
         let responses = op.entry("responses").or_insert_with(|| json!({}));
         let mut add = |status: &str, v: Value| {
             if responses.get(status).is_none() {
@@ -128,60 +323,70 @@ pub fn document() -> Value {
         };
         add(
             "405",
-            error_response(
-                "Method not allowed on this route (see `Allow`).",
-                "method_not_allowed",
+            with_header(
+                error_response(
+                    "Method not allowed on this route (see `Allow`).",
+                    ErrorCode::MethodNotAllowed,
+                ),
+                "Allow",
+                "The methods this route supports.",
             ),
         );
         add(
             "413",
             error_response(
                 "The request body is larger than 1 MiB.",
-                "payload_too_large",
+                ErrorCode::PayloadTooLarge,
             ),
         );
         add(
             "503",
-            error_response(
-                "Storage is temporarily unavailable (see `Retry-After`).",
-                "service_unavailable",
+            with_header(
+                error_response(
+                    "Storage is temporarily unavailable, or the request took too long.",
+                    ErrorCode::ServiceUnavailable,
+                ),
+                "Retry-After",
+                "Seconds to wait before retrying.",
             ),
         );
-        if def.access != Access::Public {
+        if guarded {
             add(
                 "401",
-                error_response(
-                    "Missing, malformed, unknown, expired or revoked API key.",
-                    "unauthorized",
+                with_header(
+                    error_response(
+                        "Missing, malformed, unknown, expired or revoked API key.",
+                        ErrorCode::Unauthorized,
+                    ),
+                    "WWW-Authenticate",
+                    "The RFC 6750 challenge.",
                 ),
             );
             add(
                 "403",
                 error_response(
                     "The key lacks the scope, or the client IP is not allowed.",
-                    "forbidden",
+                    ErrorCode::Forbidden,
                 ),
             );
             add(
                 "429",
-                error_response(
-                    "Rate limit exceeded (see `Retry-After`).",
-                    "rate_limit_exceeded",
+                with_header(
+                    error_response(
+                        "Rate limit exceeded, or too many failed authentications from this address.",
+                        ErrorCode::RateLimitExceeded,
+                    ),
+                    "Retry-After",
+                    "Seconds to wait before retrying.",
                 ),
             );
+        }
+        if guarded || has_params || has_body {
             add(
                 "400",
                 error_response(
                     "Invalid request (`param` names the field).",
-                    "invalid_request",
-                ),
-            );
-        } else if has_params {
-            add(
-                "400",
-                error_response(
-                    "Invalid request (`param` names the field).",
-                    "invalid_request",
+                    ErrorCode::InvalidRequest,
                 ),
             );
         }
@@ -190,7 +395,7 @@ pub fn document() -> Value {
                 "415",
                 error_response(
                     "The body is not `application/json`.",
-                    "unsupported_media_type",
+                    ErrorCode::UnsupportedMediaType,
                 ),
             );
         }
@@ -199,16 +404,17 @@ pub fn document() -> Value {
                 "404",
                 error_response(
                     "No such object in this organization and environment.",
-                    "not_found",
+                    ErrorCode::NotFound,
                 ),
             );
         }
-        if def.access != Access::Public {
-            for r in responses
-                .as_object_mut()
-                .into_iter()
-                .flat_map(|m| m.values_mut())
-            {
+        if guarded {
+            // Everything past authentication carries the key's rate-limit state; a 401, a 405
+            // (answered before the guard) and a 413 (before the body is read) do not.
+            for (status, r) in responses.as_object_mut().into_iter().flatten() {
+                if ["401", "405", "413"].contains(&status.as_str()) {
+                    continue;
+                }
                 if let Some(obj) = r.as_object_mut() {
                     let headers = obj.entry("headers").or_insert_with(|| json!({}));
                     if let (Some(h), Some(extra)) =
@@ -224,6 +430,11 @@ pub fn document() -> Value {
     }
     close_objects(&mut doc);
     doc
+}
+
+fn with_header(mut response: Value, name: &str, description: &str) -> Value {
+    response["headers"][name] = json!({"description": description, "schema": {"type": "string"}});
+    response
 }
 
 /// The operations the document lists, as (METHOD, path) pairs.

@@ -2,7 +2,8 @@
 //! authenticates, authorizes and rate-limits.
 //!
 //! Order, outermost first: request id + security headers → JSON bodies for bare 404/405 →
-//! request timeout → body size → (per route) guard → handler.
+//! request timeout → body size → (per route) guard → handler. Dashboard routes get the
+//! session guard instead of the API-key guard, and browser security headers.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -15,7 +16,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::too_large;
 use crate::request_id;
-use crate::routes;
+use crate::routes::{self, Access};
 
 pub use crate::guard::{Caller, ClientAddr};
 
@@ -23,12 +24,26 @@ pub use crate::guard::{Caller, ClientAddr};
 pub fn router(state: AppState) -> Router {
     let mut r: Router<AppState> = Router::new();
     for (def, method_router) in routes::table() {
-        let route = crate::guard::RouteGuard::new(&def, &state.config.rate_policy);
         // `route_layer`, not `layer`: a method the route lacks must get 405, not this guard.
-        let guarded = method_router.route_layer(from_fn_with_state(
-            (state.clone(), route),
-            crate::guard::guard,
-        ));
+        let guarded = match def.access {
+            // Dashboard pages: the session guard (cookie, CSRF, role); never an API key.
+            Access::Session { min_role } => method_router.route_layer(from_fn_with_state(
+                (state.clone(), min_role),
+                crate::dashboard::session::guard,
+            )),
+            _ => {
+                let route = crate::guard::RouteGuard::new(&def, &state.config.rate_policy);
+                method_router.route_layer(from_fn_with_state(
+                    (state.clone(), route),
+                    crate::guard::guard,
+                ))
+            }
+        };
+        let guarded = if def.path.starts_with("/dashboard") {
+            guarded.route_layer(from_fn(crate::dashboard::security_headers))
+        } else {
+            guarded
+        };
         r = r.route(def.path, guarded);
     }
     r.fallback(not_found)

@@ -1,18 +1,28 @@
-//! Last-use facts (`lastUsedAt`, IP, user agent), aggregated in memory and written in batches:
-//! at most one row update per key per flush interval, never a database write per request.
+//! Usage, aggregated in memory and written in batches — never a database write per request:
+//!
+//! - last-use facts (`lastUsedAt`, IP, user agent): at most one row update per key per flush;
+//! - request counters per (key, hour, outcome: 2xx / 4xx / 429 / 5xx), added to the hourly
+//!   counter table by the same flush (the dashboard's usage charts).
+//!
+//! Requests refused before a key is known (401) have no key and are not counted here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use synaptiq_core::ids::KeyId;
-use synaptiq_store::{Store, UsageFact};
+use axum::http::StatusCode;
+use synaptiq_core::ids::{KeyId, OrgId};
+use synaptiq_core::scope::Environment;
+use synaptiq_store::{KeyRecord, Store, UsageCount, UsageFact};
 use synaptiq_types::time::Timestamp;
 
-/// Pending facts, newest per key.
+const HOUR_MS: i64 = 3_600_000;
+
+/// Pending facts, newest per key, and pending counters per (key, hour).
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<HashMap<KeyId, UsageFact>>,
+    counts: Mutex<HashMap<(KeyId, i64), UsageCount>>,
 }
 
 impl UsageRecorder {
@@ -46,23 +56,102 @@ impl UsageRecorder {
         }
     }
 
-    /// Writes everything pending in one batch. On failure the facts are kept for the next try
-    /// (unless newer ones arrived meanwhile).
+    /// Counts one answered request of `key` by its status class (1xx/3xx are not counted).
+    pub fn count(&self, key: &KeyRecord, status: StatusCode) {
+        let code = status.as_u16();
+        if !(200..300).contains(&code) && code < 400 {
+            return;
+        }
+        let hour = Timestamp::now().millis().div_euclid(HOUR_MS) * HOUR_MS;
+        let Ok(mut map) = self.counts.lock() else {
+            return;
+        };
+        let c = map
+            .entry((key.id.clone(), hour))
+            .or_insert_with(|| UsageCount {
+                key_id: key.id.clone(),
+                org_id: key.org_id.clone(),
+                environment: key.environment,
+                hour: Timestamp(hour),
+                ok: 0,
+                client_error: 0,
+                rate_limited: 0,
+                server_error: 0,
+            });
+        match code {
+            200..=299 => c.ok += 1,
+            429 => c.rate_limited += 1,
+            400..=499 => c.client_error += 1,
+            _ => c.server_error += 1,
+        }
+    }
+
+    /// Counters of one organization and environment not yet written (so the dashboard shows
+    /// this node's last seconds too).
+    pub fn pending_counts(&self, org: &OrgId, env: Environment) -> Vec<UsageCount> {
+        self.counts.lock().map_or_else(
+            |_| Vec::new(),
+            |map| {
+                map.values()
+                    .filter(|c| &c.org_id == org && c.environment == env)
+                    .cloned()
+                    .collect()
+            },
+        )
+    }
+
+    /// Writes everything pending: the facts in one transaction, the counters in another. On
+    /// failure both are kept for the next try (counters are added back; a fact is kept unless
+    /// a newer one arrived).
     pub async fn flush(&self, store: &dyn Store) {
         let batch: Vec<UsageFact> = match self.pending.lock() {
             Ok(mut map) => map.drain().map(|(_, f)| f).collect(),
             Err(_) => return,
         };
-        if batch.is_empty() {
+        let counts: Vec<UsageCount> = match self.counts.lock() {
+            Ok(mut map) => map.drain().map(|(_, c)| c).collect(),
+            Err(_) => Vec::new(),
+        };
+        if batch.is_empty() && counts.is_empty() {
             return;
         }
-        if let Err(e) = store.record_usage(&batch).await {
+        if !batch.is_empty()
+            && let Err(e) = store.record_usage(&batch).await
+        {
             tracing::warn!(error = %e, keys = batch.len(), "could not write key usage; will retry");
             if let Ok(mut map) = self.pending.lock() {
                 for f in batch {
                     map.entry(f.key_id.clone()).or_insert(f);
                 }
             }
+        }
+        if !counts.is_empty()
+            && let Err(e) = store.record_usage_counts(&counts).await
+        {
+            tracing::warn!(error = %e, rows = counts.len(), "could not write usage counters; will retry");
+            self.restore(counts);
+        }
+    }
+
+    /// Adds counters that could not be written back to the pending ones.
+    fn restore(&self, counts: Vec<UsageCount>) {
+        let Ok(mut map) = self.counts.lock() else {
+            return;
+        };
+        for c in counts {
+            let slot = map
+                .entry((c.key_id.clone(), c.hour.millis()))
+                .or_insert_with(|| UsageCount {
+                    ok: 0,
+                    client_error: 0,
+                    rate_limited: 0,
+                    server_error: 0,
+                    ..c.clone()
+                });
+            slot.ok += c.ok;
+            slot.client_error += c.client_error;
+            slot.rate_limited += c.rate_limited;
+            slot.server_error += c.server_error;
         }
     }
 }

@@ -11,9 +11,11 @@ mod common;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use common::TestApp;
+use common::dashboard::html;
 use serde_json::json;
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_server::routes::{self, Access};
+use synaptiq_store::Role;
 
 /// Who calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,17 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
     }
 }
 
+fn key_of(t: &TestApp, who: Who) -> Option<&str> {
+    match who {
+        Who::NoKey => None,
+        Who::Read => Some(t.keys.a_live_read.as_str()),
+        Who::Write => Some(t.keys.a_live_write.as_str()),
+        Who::Admin => Some(t.keys.a_live_admin.as_str()),
+        Who::OtherOrg => Some(t.keys.b_live_admin.as_str()),
+        Who::OtherEnv => Some(t.keys.a_test_admin.as_str()),
+    }
+}
+
 #[tokio::test]
 async fn authorization_matrix_covers_every_route() {
     let t = TestApp::new().await;
@@ -72,33 +85,59 @@ async fn authorization_matrix_covers_every_route() {
     let mut n = 0;
     for (def, _) in routes::table() {
         if def.access == Access::Public {
-            let r = t
-                .call(
-                    def.method.clone(),
-                    &def.path.replace("{page}", "index"),
-                    None,
-                    None,
-                )
-                .await;
-            assert!(
-                r.status.is_success(),
-                "{} {} is public but answered {}",
-                def.method,
-                def.path,
-                r.status
-            );
+            let path = def
+                .path
+                .replace("{page}", "index")
+                .replace("{file}", "dashboard.css");
+            let r = t.call(def.method.clone(), &path, None, None).await;
+            if def.method == Method::POST {
+                // The sign-in form: public, but refused without its CSRF token.
+                assert_eq!(
+                    r.status,
+                    StatusCode::FORBIDDEN,
+                    "{} {}",
+                    def.method,
+                    def.path
+                );
+            } else {
+                assert!(
+                    r.status.is_success(),
+                    "{} {} is public but answered {}",
+                    def.method,
+                    def.path,
+                    r.status
+                );
+            }
+            continue;
+        }
+        if let Access::Session { .. } = def.access {
+            // Dashboard pages: no API key of any kind opens them (nor no key at all).
+            let id = t.key_id(Environment::Live, Scope::Read).await;
+            let path = def.path.replace("{id}", &id);
+            for who in EVERYONE {
+                let key = key_of(&t, who);
+                let r = t.call(def.method.clone(), &path, key, None).await;
+                assert_eq!(
+                    r.status,
+                    StatusCode::SEE_OTHER,
+                    "{who:?} {} {}",
+                    def.method,
+                    def.path
+                );
+                assert!(
+                    r.header("location").starts_with("/dashboard/login"),
+                    "{who:?} {} {}: {}",
+                    def.method,
+                    def.path,
+                    r.header("location")
+                );
+                checked += 1;
+            }
             continue;
         }
         for who in EVERYONE {
             n += 1;
-            let key = match who {
-                Who::NoKey => None,
-                Who::Read => Some(t.keys.a_live_read.as_str()),
-                Who::Write => Some(t.keys.a_live_write.as_str()),
-                Who::Admin => Some(t.keys.a_live_admin.as_str()),
-                Who::OtherOrg => Some(t.keys.b_live_admin.as_str()),
-                Who::OtherEnv => Some(t.keys.a_test_admin.as_str()),
-            };
+            let key = key_of(&t, who);
             // Every object referenced by id belongs to organization A, live.
             let id = if def.path.starts_with("/api/v1/keys/") {
                 t.key_id(Environment::Live, Scope::Read).await
@@ -152,6 +191,21 @@ fn declared_scopes_follow_the_spec_rule() {
                 def.method,
                 def.path
             );
+        }
+        // The dashboard is behind sessions (except its sign-in form and static files), and
+        // sessions open nothing else.
+        let dashboard_public = ["/dashboard/login", "/dashboard/static/{file}"];
+        if def.path.starts_with("/dashboard") && !dashboard_public.contains(&def.path) {
+            assert!(
+                matches!(def.access, Access::Session { .. }),
+                "{} {} must need a dashboard session",
+                def.method,
+                def.path
+            );
+            assert!(!def.in_openapi, "{} is not an API operation", def.path);
+        }
+        if matches!(def.access, Access::Session { .. }) {
+            assert!(def.path.starts_with("/dashboard"), "{}", def.path);
         }
         if def.path.starts_with("/api/v1/") && def.path != "/api/v1/openapi.json" {
             assert_ne!(
@@ -444,4 +498,101 @@ async fn plan_change_through_the_store_applies_on_next_request() {
         .await;
     assert_eq!(r.header("x-ratelimit-limit"), "3000");
     assert_eq!(r.body["organization"]["plan"], "enterprise");
+}
+
+#[tokio::test]
+async fn the_session_cookie_never_opens_the_api() {
+    let t = TestApp::new().await;
+    let owner = t.dash_user(Role::Owner).await;
+    let browser = t.sign_in(&owner).await;
+    // The cookie is good: it opens the dashboard.
+    let page = t.browse("/dashboard/keys", &browser.cookies()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let id = t.key_id(Environment::Live, Scope::Read).await;
+    let mut n = 0;
+    for (def, _) in routes::table() {
+        if !def.path.starts_with("/api/v1/") || def.access == Access::Public {
+            continue;
+        }
+        let path = def
+            .path
+            .replace("{id}", &id)
+            .replace("/search", "/search?q=x");
+        let mut b = Request::builder()
+            .method(def.method.clone())
+            .uri(&path)
+            .header("cookie", browser.cookies())
+            .header("origin", common::dashboard::ORIGIN)
+            .header("sec-fetch-site", "same-origin");
+        if def.method != Method::GET {
+            b = b.header("content-type", "application/json");
+        }
+        let body = if def.method == Method::GET {
+            Body::empty()
+        } else {
+            Body::from("{}")
+        };
+        let r = t.send(b.body(body).expect("request")).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{} {}",
+            def.method,
+            def.path
+        );
+        assert_eq!(r.code(), "unauthorized", "{} {}", def.method, def.path);
+        n += 1;
+    }
+    assert!(n >= 14, "only {n} API routes checked");
+    // Nothing changed: the key the cookie could have revoked is still active.
+    let r = t
+        .call(
+            Method::GET,
+            &format!("/api/v1/keys/{id}"),
+            Some(&t.keys.a_live_admin),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "active");
+}
+
+#[tokio::test]
+async fn api_keys_never_open_the_dashboard() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let r = t
+        .call(Method::GET, "/dashboard/keys", Some(&admin), None)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.header("location"),
+        "/dashboard/login?next=%2Fdashboard%2Fkeys"
+    );
+    // A form POST carrying an admin key (and browser headers) creates nothing.
+    let before = t
+        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
+        .await
+        .body["pagination"]["total"]
+        .clone();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/dashboard/keys")
+        .header("authorization", format!("Bearer {admin}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", common::dashboard::ORIGIN)
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from("name=via-key&scope=admin&environment=live"))
+        .expect("request");
+    let r = t.send(req).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(!html(&r).contains("via-key"));
+    let after = t
+        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
+        .await
+        .body["pagination"]["total"]
+        .clone();
+    assert_eq!(
+        before, after,
+        "a key was created through the dashboard with an API key"
+    );
 }

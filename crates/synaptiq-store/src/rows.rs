@@ -13,7 +13,9 @@ use synaptiq_types::audit::AuditEvent;
 use synaptiq_types::leads::{CreateLead, Lead, LeadSource, LeadStatus, UpdateLead};
 use synaptiq_types::time::Timestamp;
 
-use crate::model::{AuthRecord, KeyRecord, NewKey, OrgRecord, Role, SessionRecord, UsageCount, UserRecord};
+use crate::model::{
+    AuthRecord, KeyRecord, NewKey, OrgRecord, Role, SessionRecord, UsageCount, UserRecord,
+};
 use crate::traits::{Result, StoreError};
 
 /// A stored value the store itself could not have written.
@@ -152,8 +154,10 @@ pub(crate) fn usage_from_row(row: &impl Cols) -> Result<UsageCount> {
         u64::try_from(row.int(col)?).map_err(|_| corrupt("key_usage_hourly counters"))
     };
     Ok(UsageCount {
-        key_id: KeyId::parse(&row.text("key_id")?).map_err(|_| corrupt("key_usage_hourly.key_id"))?,
-        org_id: OrgId::parse(&row.text("org_id")?).map_err(|_| corrupt("key_usage_hourly.org_id"))?,
+        key_id: KeyId::parse(&row.text("key_id")?)
+            .map_err(|_| corrupt("key_usage_hourly.key_id"))?,
+        org_id: OrgId::parse(&row.text("org_id")?)
+            .map_err(|_| corrupt("key_usage_hourly.org_id"))?,
         environment: Environment::parse(&row.text("environment")?)
             .ok_or_else(|| corrupt("key_usage_hourly.environment"))?,
         hour: Timestamp(row.int("hour")?),

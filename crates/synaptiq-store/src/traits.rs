@@ -235,8 +235,11 @@ pub trait SessionStore {
     async fn create_session(&self, session: NewSession) -> Result<()>;
     /// The session with this hash if it has not expired at `now`, with its user and the
     /// user's organization as they are now (a role change applies on the next request).
-    async fn find_session(&self, id_hash: &SessionHash, now: Timestamp)
-    -> Result<Option<SessionRecord>>;
+    async fn find_session(
+        &self,
+        id_hash: &SessionHash,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>>;
     /// Ends a session (sign-out, or the session a new sign-in replaces). `false` when there
     /// was none.
     async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool>;

@@ -4,14 +4,16 @@
 //! cases run in parallel). A backend passes when every case passes on it.
 //!
 //! Layout: `harness` opens a fresh store per case and builds fixtures; `orgs_users_audit`,
-//! `keys`, `key_lifecycle`, `leads` and `lead_search` hold the cases; the `suite!` list below
-//! names each case once and instantiates it for both backends.
+//! `keys`, `key_lifecycle`, `leads`, `lead_search` and `dashboard` hold the cases; the
+//! `suite!` list below names each case once and instantiates it for both backends.
 
 #![allow(
     clippy::expect_used,
     reason = "test code: a failed expectation is a failed test"
 )]
 
+#[path = "conformance/dashboard.rs"]
+mod dashboard;
 #[path = "conformance/harness.rs"]
 mod harness;
 #[path = "conformance/key_lifecycle.rs"]
@@ -76,4 +78,8 @@ suite! {
     lead_search::search_ranks_exact_then_prefix_then_substring,
     lead_search::search_is_case_insensitive_and_scoped,
     lead_search::search_escapes_like_wildcards,
+    dashboard::users_are_found_by_email_and_listed,
+    dashboard::sessions_live_until_they_expire_or_end,
+    dashboard::usage_counters_add_up_and_are_scoped,
+    dashboard::concurrent_usage_flushes_lose_nothing,
 }

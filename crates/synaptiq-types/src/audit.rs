@@ -66,3 +66,11 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
+
+/// Query parameters validated beyond their type: (parameter, JSON Schema keywords).
+pub fn query_constraints() -> Vec<(&'static str, serde_json::Value)> {
+    vec![(
+        "keyId",
+        serde_json::json!({"pattern": synaptiq_core::ids::KeyId::PATTERN}),
+    )]
+}

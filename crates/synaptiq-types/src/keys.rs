@@ -134,7 +134,11 @@ pub struct UpdateKey {
 #[schema(example = json!({"gracePeriodSeconds": 86400}))]
 pub struct RotateKey {
     /// How long the old key keeps working: 0–604800 seconds (default 86400).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "crate::validate::optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schema(minimum = 0, maximum = 604800)]
     pub grace_period_seconds: Option<i64>,
 }
@@ -163,14 +167,43 @@ pub enum KeyStatusFilter {
     Revoked,
 }
 
-/// Validates a key name.
+/// Longest key name, in characters.
+pub const NAME_MAX: usize = 100;
+/// Most entries in a key's `allowedIps`.
+pub const ALLOWED_IPS_MAX: usize = 50;
+
+/// Validates a key name: 1–100 characters, not blank (it is stored trimmed).
 pub fn validate_name(name: &str) -> Result<(), crate::FieldError> {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 100 {
+    if name.trim().is_empty() || name.chars().count() > NAME_MAX {
         return Err(crate::FieldError::new(
             "name",
             "name must be 1 to 100 characters",
         ));
     }
     Ok(())
+}
+
+/// What this module's validators (and the key handlers) enforce, as JSON Schema keywords for
+/// the OpenAPI document: (component schema, property, keywords). The derive cannot say these.
+/// `allowedIps` entries use the format `cidr`: an IPv4 or IPv6 address or CIDR block.
+pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    let name = json!({"minLength": 1, "maxLength": NAME_MAX,
+                      "pattern": crate::validate::NOT_BLANK_PATTERN});
+    let ips = json!({"maxItems": ALLOWED_IPS_MAX, "items": {"format": "cidr"}});
+    let scope = json!({"enum": ["read", "write", "admin"]});
+    vec![
+        ("CreateKey", "name", name.clone()),
+        ("CreateKey", "scope", scope.clone()),
+        ("CreateKey", "allowedIps", ips.clone()),
+        ("UpdateKey", "name", name),
+        ("UpdateKey", "allowedIps", ips),
+        ("ApiKey", "scope", scope),
+        ("ApiKey", "environment", json!({"enum": ["live", "test"]})),
+        (
+            "ApiKey",
+            "status",
+            json!({"enum": ["active", "rotating", "expired", "revoked"]}),
+        ),
+    ]
 }

@@ -9,6 +9,25 @@ use crate::pagination::Pagination;
 use crate::time::Timestamp;
 use crate::validate::{self, FieldError};
 
+/// Longest `name`, `company` and `title`, in characters.
+pub const TEXT_MAX: usize = 200;
+/// Longest `phone`, in characters.
+pub const PHONE_MAX: usize = 50;
+/// Most tags on a lead.
+pub const TAGS_MAX: usize = 50;
+/// Longest tag, in characters.
+pub const TAG_MAX: usize = 64;
+/// Most custom fields on a lead.
+pub const CUSTOM_FIELDS_MAX: usize = 50;
+/// Longest custom field name, in characters.
+pub const CUSTOM_NAME_MAX: usize = 64;
+/// Longest custom field value, in characters.
+pub const CUSTOM_VALUE_MAX: usize = 1000;
+/// Highest score.
+pub const SCORE_MAX: u8 = 100;
+/// Longest search text, in characters.
+pub const SEARCH_MAX: usize = 200;
+
 /// Where a lead is in the funnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -133,7 +152,11 @@ pub struct CreateLead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<LeadStatus>,
     /// 0–100, defaults to 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "validate::optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub score: Option<u8>,
 }
 
@@ -188,7 +211,11 @@ pub struct UpdateLead {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<LeadStatus>,
     /// New score, 0–100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "validate::optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub score: Option<u8>,
 }
 
@@ -203,21 +230,21 @@ fn check_text(param: &str, v: Option<&String>, max: usize) -> Result<(), FieldEr
 
 fn check_tags(tags: Option<&Vec<String>>) -> Result<(), FieldError> {
     let Some(tags) = tags else { return Ok(()) };
-    if tags.len() > 50 {
+    if tags.len() > TAGS_MAX {
         return Err(FieldError::new("tags", "at most 50 tags"));
     }
     for t in tags {
         if t.is_empty() {
             return Err(FieldError::new("tags", "tags must not be empty"));
         }
-        validate::max_chars("tags", t, 64)?;
+        validate::max_chars("tags", t, TAG_MAX)?;
     }
     Ok(())
 }
 
 fn check_custom(fields: Option<&BTreeMap<String, String>>) -> Result<(), FieldError> {
     let Some(fields) = fields else { return Ok(()) };
-    if fields.len() > 50 {
+    if fields.len() > CUSTOM_FIELDS_MAX {
         return Err(FieldError::new("customFields", "at most 50 custom fields"));
     }
     for (k, v) in fields {
@@ -227,15 +254,17 @@ fn check_custom(fields: Option<&BTreeMap<String, String>>) -> Result<(), FieldEr
                 "custom field names must not be empty",
             ));
         }
-        validate::max_chars("customFields", k, 64)?;
-        validate::max_chars("customFields", v, 1000)?;
+        validate::max_chars("customFields", k, CUSTOM_NAME_MAX)?;
+        validate::max_chars("customFields", v, CUSTOM_VALUE_MAX)?;
     }
     Ok(())
 }
 
 fn check_score(score: Option<u8>) -> Result<(), FieldError> {
     match score {
-        Some(s) if s > 100 => Err(FieldError::new("score", "score must be between 0 and 100")),
+        Some(s) if s > SCORE_MAX => {
+            Err(FieldError::new("score", "score must be between 0 and 100"))
+        }
         _ => Ok(()),
     }
 }
@@ -244,10 +273,10 @@ impl CreateLead {
     /// Checks every field; the first failure names its field.
     pub fn validate(&self) -> Result<(), FieldError> {
         validate::email("email", &self.email)?;
-        check_text("name", self.name.as_ref(), 200)?;
-        check_text("company", self.company.as_ref(), 200)?;
-        check_text("title", self.title.as_ref(), 200)?;
-        check_text("phone", self.phone.as_ref(), 50)?;
+        check_text("name", self.name.as_ref(), TEXT_MAX)?;
+        check_text("company", self.company.as_ref(), TEXT_MAX)?;
+        check_text("title", self.title.as_ref(), TEXT_MAX)?;
+        check_text("phone", self.phone.as_ref(), PHONE_MAX)?;
         check_tags(self.tags.as_ref())?;
         check_custom(self.custom_fields.as_ref())?;
         check_score(self.score)
@@ -260,14 +289,26 @@ impl UpdateLead {
         if let Some(e) = &self.email {
             validate::email("email", e)?;
         }
-        check_text("name", self.name.as_ref().and_then(Option::as_ref), 200)?;
+        check_text(
+            "name",
+            self.name.as_ref().and_then(Option::as_ref),
+            TEXT_MAX,
+        )?;
         check_text(
             "company",
             self.company.as_ref().and_then(Option::as_ref),
-            200,
+            TEXT_MAX,
         )?;
-        check_text("title", self.title.as_ref().and_then(Option::as_ref), 200)?;
-        check_text("phone", self.phone.as_ref().and_then(Option::as_ref), 50)?;
+        check_text(
+            "title",
+            self.title.as_ref().and_then(Option::as_ref),
+            TEXT_MAX,
+        )?;
+        check_text(
+            "phone",
+            self.phone.as_ref().and_then(Option::as_ref),
+            PHONE_MAX,
+        )?;
         check_tags(self.tags.as_ref())?;
         check_custom(self.custom_fields.as_ref())?;
         check_score(self.score)
@@ -339,6 +380,60 @@ pub struct LeadSearchQuery {
     /// Page size, 1–100 (default 25).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+}
+
+impl LeadSearchQuery {
+    /// The text to search for, trimmed: 1–200 characters, not blank.
+    pub fn needle(&self) -> Result<&str, FieldError> {
+        let needle = self.q.trim();
+        if needle.is_empty() || self.q.chars().count() > SEARCH_MAX {
+            return Err(FieldError::new("q", "q must be 1 to 200 characters."));
+        }
+        Ok(needle)
+    }
+}
+
+/// What the validators of this module enforce, as JSON Schema keywords for the OpenAPI
+/// document: (component schema, property, keywords). The derive cannot say these.
+pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Value)> {
+    use serde_json::json;
+    let mut out = Vec::new();
+    for schema in ["CreateLead", "UpdateLead"] {
+        out.extend([
+            (
+                schema,
+                "email",
+                json!({"pattern": validate::EMAIL_PATTERN, "maxLength": 254}),
+            ),
+            (schema, "name", json!({"maxLength": TEXT_MAX})),
+            (schema, "company", json!({"maxLength": TEXT_MAX})),
+            (schema, "title", json!({"maxLength": TEXT_MAX})),
+            (schema, "phone", json!({"maxLength": PHONE_MAX})),
+            (
+                schema,
+                "tags",
+                json!({"maxItems": TAGS_MAX,
+                       "items": {"minLength": 1, "maxLength": TAG_MAX}}),
+            ),
+            (
+                schema,
+                "customFields",
+                json!({"maxProperties": CUSTOM_FIELDS_MAX,
+                       "propertyNames": {"minLength": 1, "maxLength": CUSTOM_NAME_MAX},
+                       "additionalProperties": {"maxLength": CUSTOM_VALUE_MAX}}),
+            ),
+            (schema, "score", json!({"minimum": 0, "maximum": SCORE_MAX})),
+        ]);
+    }
+    out
+}
+
+/// Query parameters this module validates beyond their type: (parameter, JSON Schema keywords).
+pub fn query_constraints() -> Vec<(&'static str, serde_json::Value)> {
+    vec![(
+        "q",
+        serde_json::json!({"pattern": validate::NOT_BLANK_PATTERN}),
+    )]
 }
 
 /// A page of leads.

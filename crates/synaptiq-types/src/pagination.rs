@@ -74,6 +74,60 @@ pub struct Pagination {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `new` accepts exactly page 1–1000000 and limit 1–100 (absent: 1 and 25), and names
+        /// the first offending parameter.
+        #[test]
+        fn new_accepts_exactly_the_documented_ranges(
+            page in proptest::option::of(any::<u32>()),
+            limit in proptest::option::of(any::<u32>()),
+        ) {
+            let (p, l) = (page.unwrap_or(1), limit.unwrap_or(DEFAULT_LIMIT));
+            match PageRequest::new(page, limit) {
+                Ok(r) => {
+                    prop_assert!((1..=1_000_000).contains(&p) && (1..=MAX_LIMIT).contains(&l));
+                    prop_assert_eq!((r.page, r.limit), (p, l));
+                }
+                Err(e) if !(1..=1_000_000).contains(&p) => prop_assert_eq!(e.param, "page"),
+                Err(e) => {
+                    prop_assert!(!(1..=MAX_LIMIT).contains(&l));
+                    prop_assert_eq!(e.param, "limit");
+                }
+            }
+        }
+
+        /// For any valid page, limit and total: the offset skips the earlier pages, the page
+        /// count covers every item without an empty last page, and `hasMore` says whether
+        /// items remain after this page.
+        #[test]
+        fn describe_and_offset_agree(
+            page in 1u32..=1_000_000,
+            limit in 1u32..=MAX_LIMIT,
+            total in prop_oneof![0u64..1_000, 0u64..u64::MAX / 200],
+        ) {
+            let r = PageRequest::new(Some(page), Some(limit)).expect("valid");
+            let (p, l) = (u64::from(page), u64::from(limit));
+            prop_assert_eq!(r.offset(), (p - 1) * l);
+            let d = r.describe(total);
+            prop_assert_eq!((d.page, d.limit, d.total), (page, limit, total));
+            prop_assert!(d.total_pages * l >= total);
+            if total > 0 {
+                prop_assert!((d.total_pages - 1) * l < total);
+            } else {
+                prop_assert_eq!(d.total_pages, 0);
+            }
+            prop_assert_eq!(d.has_more, r.offset() + l < total);
+            prop_assert_eq!(d.has_more, p < d.total_pages);
+            // Items on this page: a full page before the last, the rest on it, none after.
+            let on_page = total.saturating_sub(r.offset()).min(l);
+            if d.has_more {
+                prop_assert_eq!(on_page, l);
+            }
+            prop_assert_eq!(on_page > 0, p <= d.total_pages);
+        }
+    }
 
     #[test]
     fn arithmetic() {

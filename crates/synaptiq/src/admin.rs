@@ -229,18 +229,6 @@ fn unreachable_check() -> Result<()> {
     bail!("`key check` runs offline; it is dispatched before opening the database")
 }
 
-/// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes).
-pub fn hash_password(password: &str) -> Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw).map_err(|e| anyhow!("OS random generator: {e}"))?;
-    let salt = SaltString::encode_b64(&raw).map_err(|e| anyhow!("salt: {e}"))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow!("hashing the password: {e}"))
-}
-
 /// `synaptiq user create`.
 pub async fn user(g: &Global, cmd: UserCommand) -> Result<ExitCode> {
     let UserCommand::Create { org, email, role } = cmd;
@@ -252,8 +240,11 @@ pub async fn user(g: &Global, cmd: UserCommand) -> Result<ExitCode> {
         .read_to_string(&mut password)
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\n', '\r']);
-    if password.chars().count() < 12 {
-        bail!("the password (read from stdin) must be at least 12 characters");
+    if password.chars().count() < synaptiq_core::password::MIN_LEN {
+        bail!(
+            "the password (read from stdin) must be at least {} characters",
+            synaptiq_core::password::MIN_LEN
+        );
     }
     let store = setup::open_store(g).await?;
     let org_id = org_id(&org)?;
@@ -261,7 +252,12 @@ pub async fn user(g: &Global, cmd: UserCommand) -> Result<ExitCode> {
         bail!("no organization {org_id}");
     }
     let user = store
-        .create_user(&org_id, &email, role, &hash_password(password)?)
+        .create_user(
+            &org_id,
+            &email,
+            role,
+            synaptiq_core::password::hash(password)?.as_str(),
+        )
         .await?;
     println!(
         "created {} user {} ({})",

@@ -91,7 +91,7 @@ async fn bootstrap(
             &org.id,
             email,
             Role::Owner,
-            &crate::admin::hash_password(&password)?,
+            synaptiq_core::password::hash(&password)?.as_str(),
         )
         .await?;
     let spec = KeySpec {
@@ -204,6 +204,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         bound.local_addr,
         store.backend()
     );
+    println!("Dashboard: {public_url}/dashboard");
     if let Some(addr) = bound.http_addr {
         println!("Plain HTTP on {addr} answers 403 https_required");
     }

@@ -13,7 +13,7 @@ use crate::extract::Query;
 use crate::stack::Caller;
 
 /// Lists audit events, newest first.
-#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", operation_id = "listAuditEvents", params(AuditQuery),
     responses((status = 200, description = "A page of audit events.", body = AuditEventList)))]
 pub async fn list(
     State(app): State<AppState>,

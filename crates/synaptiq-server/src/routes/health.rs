@@ -24,7 +24,7 @@ pub struct Health {
 }
 
 /// Liveness: the process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", security(()),
+#[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz", security(()),
     responses((status = 200, description = "The process is up.", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health {
@@ -34,7 +34,7 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// Readiness: storage answers within two seconds.
-#[utoipa::path(get, path = "/readyz", tag = "health", security(()),
+#[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "readyz", security(()),
     responses(
         (status = 200, description = "Ready to serve.", body = Health),
         (status = 503, description = "Storage is unreachable.", body = Health),

@@ -41,7 +41,7 @@ async fn audit(app: &AppState, caller: &Caller, kind: &str, key: &KeyId) -> Resu
 }
 
 /// Lists the environment's keys, newest first.
-#[utoipa::path(get, path = "/api/v1/keys", tag = "keys", params(KeyListQuery),
+#[utoipa::path(get, path = "/api/v1/keys", tag = "keys", operation_id = "listKeys", params(KeyListQuery),
     responses((status = 200, description = "A page of keys (never secrets).", body = KeyList)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -68,7 +68,7 @@ pub async fn list(
 }
 
 /// Creates a key in the caller's environment; the response holds its secret, once.
-#[utoipa::path(post, path = "/api/v1/keys", tag = "keys", request_body = CreateKey,
+#[utoipa::path(post, path = "/api/v1/keys", tag = "keys", operation_id = "createKey", request_body = CreateKey,
     responses((status = 201, description = "The new key, with `secret` (shown once).", body = CreatedKey)))]
 pub async fn create(
     State(app): State<AppState>,
@@ -104,8 +104,8 @@ pub async fn create(
 }
 
 /// Fetches one key.
-#[utoipa::path(get, path = "/api/v1/keys/{id}", tag = "keys",
-    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+#[utoipa::path(get, path = "/api/v1/keys/{id}", tag = "keys", operation_id = "getKey",
+    params(("id" = String, Path, description = "The key's id (`key_…`).", example = "key_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 200, description = "The key.", body = ApiKey)))]
 pub async fn get(
     State(app): State<AppState>,
@@ -123,8 +123,8 @@ pub async fn get(
 }
 
 /// Renames a key or replaces its IP allow-list.
-#[utoipa::path(patch, path = "/api/v1/keys/{id}", tag = "keys", request_body = UpdateKey,
-    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+#[utoipa::path(patch, path = "/api/v1/keys/{id}", tag = "keys", operation_id = "updateKey", request_body = UpdateKey,
+    params(("id" = String, Path, description = "The key's id (`key_…`).", example = "key_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 200, description = "The updated key.", body = ApiKey)))]
 pub async fn update(
     State(app): State<AppState>,
@@ -154,8 +154,8 @@ pub async fn update(
 }
 
 /// Rotates a key: a new key now, the old one valid until the end of the grace period.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/rotate", tag = "keys", request_body(content = RotateKey, description = "Optional; defaults to a 24 h grace period."),
-    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+#[utoipa::path(post, path = "/api/v1/keys/{id}/rotate", tag = "keys", operation_id = "rotateKey", request_body(content = Option<RotateKey>, description = "Optional; defaults to a 24 h grace period."),
+    params(("id" = String, Path, description = "The key's id (`key_…`).", example = "key_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses(
         (status = 201, description = "The new key (with `secret`, once) and the old key's deadline.", body = RotatedKey),
         (status = 409, description = "The key is revoked or expired.", body = synaptiq_types::ErrorBody),
@@ -210,8 +210,8 @@ pub async fn rotate(
 }
 
 /// Revokes a key at once ("Revoke Old Key"). Revoking a revoked key changes nothing.
-#[utoipa::path(post, path = "/api/v1/keys/{id}/revoke", tag = "keys",
-    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+#[utoipa::path(post, path = "/api/v1/keys/{id}/revoke", tag = "keys", operation_id = "revokeKey",
+    params(("id" = String, Path, description = "The key's id (`key_…`).", example = "key_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 200, description = "The revoked key.", body = ApiKey)))]
 pub async fn revoke(
     State(app): State<AppState>,
@@ -231,8 +231,8 @@ pub async fn revoke(
 }
 
 /// Deletes a key: it stops working at once and leaves every list.
-#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys",
-    params(("id" = String, Path, description = "The key's id (`key_…`).")),
+#[utoipa::path(delete, path = "/api/v1/keys/{id}", tag = "keys", operation_id = "deleteKey",
+    params(("id" = String, Path, description = "The key's id (`key_…`).", example = "key_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 204, description = "Deleted.")))]
 pub async fn delete(
     State(app): State<AppState>,

@@ -21,7 +21,7 @@ fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
 }
 
 /// Lists leads, filtered and sorted.
-#[utoipa::path(get, path = "/api/v1/leads", tag = "leads", params(LeadListQuery),
+#[utoipa::path(get, path = "/api/v1/leads", tag = "leads", operation_id = "listLeads", params(LeadListQuery),
     responses((status = 200, description = "A page of leads.", body = LeadList)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -41,7 +41,7 @@ pub async fn list(
 }
 
 /// Searches leads by name, email or company.
-#[utoipa::path(get, path = "/api/v1/leads/search", tag = "leads", params(LeadSearchQuery),
+#[utoipa::path(get, path = "/api/v1/leads/search", tag = "leads", operation_id = "searchLeads", params(LeadSearchQuery),
     responses((status = 200, description = "Matching leads, best first.", body = LeadList)))]
 pub async fn search(
     State(app): State<AppState>,
@@ -49,10 +49,7 @@ pub async fn search(
     Query(q): Query<LeadSearchQuery>,
 ) -> Result<Json<LeadList>, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
-    let needle = q.q.trim();
-    if needle.is_empty() || needle.chars().count() > 200 {
-        return Err(ApiError::invalid("q", "q must be 1 to 200 characters."));
-    }
+    let needle = q.needle()?;
     let k = &caller.auth.key;
     let (data, total) = app
         .store
@@ -65,8 +62,8 @@ pub async fn search(
 }
 
 /// Fetches one lead.
-#[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads",
-    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+#[utoipa::path(get, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "getLead",
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).", example = "lead_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 200, description = "The lead.", body = Lead)))]
 pub async fn get(
     State(app): State<AppState>,
@@ -80,7 +77,7 @@ pub async fn get(
 }
 
 /// Creates a lead.
-#[utoipa::path(post, path = "/api/v1/leads", tag = "leads", request_body = CreateLead,
+#[utoipa::path(post, path = "/api/v1/leads", tag = "leads", operation_id = "createLead", request_body = CreateLead,
     responses(
         (status = 201, description = "The new lead.", body = Lead,
          headers(("Location" = String, description = "The lead's URL."))),
@@ -105,8 +102,8 @@ pub async fn create(
 }
 
 /// Updates some fields of a lead.
-#[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", request_body = UpdateLead,
-    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+#[utoipa::path(patch, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "updateLead", request_body = UpdateLead,
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).", example = "lead_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses(
         (status = 200, description = "The updated lead.", body = Lead),
         (status = 409, description = "Another lead has this email (`param: email`).", body = synaptiq_types::ErrorBody),
@@ -128,8 +125,8 @@ pub async fn update(
 }
 
 /// Deletes a lead.
-#[utoipa::path(delete, path = "/api/v1/leads/{id}", tag = "leads",
-    params(("id" = String, Path, description = "The lead's id (`lead_…`).")),
+#[utoipa::path(delete, path = "/api/v1/leads/{id}", tag = "leads", operation_id = "deleteLead",
+    params(("id" = String, Path, description = "The lead's id (`lead_…`).", example = "lead_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
     responses((status = 204, description = "Deleted.")))]
 pub async fn delete(
     State(app): State<AppState>,

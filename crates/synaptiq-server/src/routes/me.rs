@@ -7,7 +7,7 @@ use synaptiq_types::time::Timestamp;
 use crate::stack::Caller;
 
 /// Describes the calling key. Works with any valid key.
-#[utoipa::path(get, path = "/api/v1/me", tag = "me",
+#[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "getMe",
     responses((status = 200, description = "The calling key.", body = Me)))]
 pub async fn me(caller: Caller) -> Json<Me> {
     let k = &caller.auth.key;

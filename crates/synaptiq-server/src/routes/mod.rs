@@ -2,6 +2,7 @@
 //!
 //! The router is built from [`table`], and so are the authorization matrix test and the
 //! comparison with the OpenAPI document: a route cannot exist without declaring its access.
+//! Dashboard pages (HTML, `in_openapi: false`) are rows here too, with `Access::Session`.
 
 pub mod audit;
 pub mod health;
@@ -13,8 +14,10 @@ use axum::handler::Handler;
 use axum::http::Method;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use synaptiq_core::scope::Scope;
+use synaptiq_store::Role;
 
 use crate::app::AppState;
+use crate::dashboard;
 
 /// What a route requires of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +28,12 @@ pub enum Access {
     AnyKey,
     /// A valid key with at least this scope.
     Scope(Scope),
+    /// A signed-in dashboard user (session cookie) with at least this role. API keys are
+    /// never accepted here, and the API never accepts the session cookie.
+    Session {
+        /// The least role allowed.
+        min_role: Role,
+    },
 }
 
 /// One route.
@@ -74,7 +83,16 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    let (def, router) = route(Method::GET, path, Access::Public, handler);
+    unlisted(Method::GET, path, Access::Public, handler)
+}
+
+/// A table row the OpenAPI document does not describe (documentation, dashboard).
+fn unlisted<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let (def, router) = route(method, path, access, handler);
     (
         RouteDef {
             in_openapi: false,
@@ -92,7 +110,7 @@ pub fn table() -> Vec<Route> {
     use Access::{AnyKey, Public, Scope as Needs};
     use Method as M;
     use Scope::{Admin, Read, Write};
-    vec![
+    let mut rows = vec![
         route(M::GET, "/healthz", Public, health::healthz),
         route(M::GET, "/readyz", Public, health::readyz),
         route(
@@ -128,6 +146,58 @@ pub fn table() -> Vec<Route> {
             keys::revoke,
         ),
         route(M::GET, "/api/v1/audit-events", Needs(Admin), audit::list),
+    ];
+    rows.extend(dashboard_table());
+    rows
+}
+
+/// The dashboard's rows: HTML pages behind a session (viewers read, admins and owners
+/// change), plus the sign-in form and static files.
+fn dashboard_table() -> Vec<Route> {
+    use Method as M;
+    use Role::{Admin, Viewer};
+    use dashboard::{assets, audit, keys, login, org, rotate, usage};
+    let session = |min_role| Access::Session { min_role };
+    vec![
+        unlisted(M::GET, "/dashboard", session(Viewer), dashboard::home),
+        page("/dashboard/login", login::page),
+        unlisted(M::POST, "/dashboard/login", Access::Public, login::submit),
+        unlisted(M::POST, "/dashboard/logout", session(Viewer), login::logout),
+        page("/dashboard/static/{file}", assets::serve),
+        unlisted(M::GET, "/dashboard/keys", session(Viewer), keys::page),
+        unlisted(M::POST, "/dashboard/keys", session(Admin), keys::create),
+        unlisted(
+            M::GET,
+            "/dashboard/keys/{id}/rotate",
+            session(Admin),
+            rotate::rotate_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/keys/{id}/rotate",
+            session(Admin),
+            rotate::rotate,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/keys/{id}/revoke",
+            session(Admin),
+            rotate::revoke_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/keys/{id}/revoke",
+            session(Admin),
+            rotate::revoke,
+        ),
+        unlisted(M::GET, "/dashboard/usage", session(Viewer), usage::page),
+        unlisted(M::GET, "/dashboard/audit", session(Viewer), audit::page),
+        unlisted(
+            M::GET,
+            "/dashboard/organization",
+            session(Viewer),
+            org::page,
+        ),
     ]
 }
 

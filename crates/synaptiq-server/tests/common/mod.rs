@@ -10,6 +10,8 @@
     reason = "test harness: a failed setup must fail the test"
 )]
 
+pub mod dashboard;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -45,6 +47,50 @@ pub struct TestApp {
     pub org_b: OrgId,
     pub keys: Keys,
     _dir: tempfile::TempDir,
+    _pg: Option<PgSchema>,
+}
+
+/// With `SYNAPTIQ_TEST_BACKEND=postgres`, every `TestApp` runs on a fresh schema of the
+/// PostgreSQL server in `SYNAPTIQ_TEST_POSTGRES_URL`, dropped when the test ends.
+async fn postgres_schema() -> (String, Option<String>) {
+    use sqlx::{AssertSqlSafe, Connection, Executor};
+    let base = std::env::var("SYNAPTIQ_TEST_POSTGRES_URL")
+        .expect("SYNAPTIQ_TEST_BACKEND=postgres needs SYNAPTIQ_TEST_POSTGRES_URL");
+    let schema = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("postgres reachable");
+    // The schema name is generated here, never taken from input.
+    admin
+        .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .await
+        .expect("create schema");
+    let _ = admin.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    (
+        format!("{base}{sep}options[search_path]={schema}&max_connections=4"),
+        Some(schema),
+    )
+}
+
+/// Drops its schema when the test ends (through `psql`, since `Drop` cannot await).
+struct PgSchema(String);
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(url) = std::env::var("SYNAPTIQ_TEST_POSTGRES_URL") {
+            let _ = std::process::Command::new("psql")
+                .arg(url)
+                .arg("-q")
+                .arg("-c")
+                .arg("SET lock_timeout = '5s'")
+                .arg("-c")
+                .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
 }
 
 pub struct Reply {
@@ -73,7 +119,13 @@ impl TestApp {
 
     pub async fn with_policy(policy: RatePolicy) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let (url, pg_schema) = match std::env::var("SYNAPTIQ_TEST_BACKEND").as_deref() {
+            Ok("postgres") => postgres_schema().await,
+            _ => (
+                format!("sqlite://{}", dir.path().join("t.db").display()),
+                None,
+            ),
+        };
         let store = synaptiq_store::open(&url).await.expect("open");
         store.migrate().await.expect("migrate");
         let (pepper, _) = Pepper::generate(1).expect("pepper");
@@ -126,6 +178,7 @@ impl TestApp {
             org_b,
             keys,
             _dir: dir,
+            _pg: pg_schema.map(PgSchema),
         }
     }
 

@@ -152,6 +152,7 @@ macro_rules! impl_key_store {
                         .fetch_optional(&mut *tx)
                         .await?
                     else {
+                        tx.rollback().await?;
                         return Ok(None);
                     };
                     let key = key_from_row(&row)?;
@@ -176,10 +177,12 @@ macro_rules! impl_key_store {
                     let mut tx = self.begin_write().await?;
                     let Some(old) = fetch_key_in(&mut tx, org, env, id, Self::LOCK_ROW).await?
                     else {
+                        tx.rollback().await?;
                         return Ok(RotateOutcome::NotFound);
                     };
                     let status = old.status(now);
                     if !status.usable() {
+                        tx.rollback().await?;
                         return Ok(RotateOutcome::NotUsable(status));
                     }
                     let new = insert_key_in(&mut tx, replacement, now).await?;
@@ -227,6 +230,7 @@ macro_rules! impl_key_store {
                         .fetch_optional(&mut *tx)
                         .await?
                     else {
+                        tx.rollback().await?;
                         return Ok(None);
                     };
                     let key = key_from_row(&row)?;
@@ -252,6 +256,7 @@ macro_rules! impl_key_store {
                         .await?
                         .rows_affected();
                     if changed == 0 {
+                        tx.rollback().await?;
                         return Ok(false);
                     }
                     Self::bump_epoch(&mut tx).await?;

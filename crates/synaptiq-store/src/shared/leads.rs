@@ -195,6 +195,7 @@ macro_rules! impl_lead_store {
                         .fetch_optional(&mut *tx)
                         .await?
                     else {
+                        tx.rollback().await?;
                         return Ok(None);
                     };
                     let mut lead = lead_from_row(&row)?;

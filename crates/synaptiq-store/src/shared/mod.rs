@@ -12,6 +12,8 @@
 //! - `async fn begin_write(&self) -> Result<Transaction<'static, DB>>`: a transaction for a
 //!   read-then-write (SQLite: `BEGIN IMMEDIATE`, taking the database write lock at once;
 //!   PostgreSQL: a plain `BEGIN`, the reads lock their rows instead);
+//! - Every early return inside a transaction rolls back explicitly: a dropped sqlx transaction
+//!   is rolled back only when its connection is next used, holding its row locks until then.
 //! - `const LOCK_ROW: &str`: appended to a read inside `begin_write` (`""` or `" FOR UPDATE"`);
 //! - `const LOCK_HELD: &str`: names that lock in an error message;
 //! - `fn sweep_expired_sql() -> String`: the expiry sweep (PostgreSQL skips locked rows);

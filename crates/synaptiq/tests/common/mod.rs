@@ -53,6 +53,8 @@ pub struct Options {
     /// Serve an existing data directory (a second node) instead of a fresh one; no bootstrap
     /// output is expected then.
     pub data_dir: Option<PathBuf>,
+    /// Another node already bootstrapped the (shared) database: expect no bootstrap output.
+    pub second_node: bool,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             args: Vec::new(),
             env: Vec::new(),
             data_dir: None,
+            second_node: false,
         }
     }
 }
@@ -78,6 +81,12 @@ impl Options {
     /// Adds `serve` flags.
     pub fn args(mut self, args: &[&str]) -> Self {
         self.args.extend(args.iter().map(|s| (*s).to_owned()));
+        self
+    }
+
+    /// A node joining a database another node already bootstrapped.
+    pub fn second_node(mut self) -> Self {
+        self.second_node = true;
         self
     }
 
@@ -117,6 +126,8 @@ pub struct Server {
     /// The file receiving the server's stderr (its logs).
     pub stderr_path: PathBuf,
     stdout: Arc<Mutex<Vec<String>>>,
+    /// Environment given to the server, reused by [`Server::cli`].
+    env: Vec<(String, String)>,
     child: Child,
     reader: Option<JoinHandle<()>>,
     exited: Option<ExitStatus>,
@@ -164,7 +175,7 @@ impl Server {
     pub fn start_with(opts: Options) -> Server {
         install_crypto();
         let dir = tempfile::tempdir().expect("tempdir");
-        let second_node = opts.data_dir.is_some();
+        let second_node = opts.data_dir.is_some() || opts.second_node;
         let data_dir = opts
             .data_dir
             .clone()
@@ -268,6 +279,7 @@ impl Server {
             data_dir,
             stderr_path,
             stdout: lines,
+            env: opts.env.clone(),
             child,
             reader: Some(reader),
             exited: None,
@@ -325,7 +337,7 @@ impl Server {
 
     /// Runs `synaptiq --data-dir <this server's data dir> ARGS…`.
     pub fn cli(&self, args: &[&str]) -> CliOutput {
-        cli_in(&self.data_dir, args)
+        cli_with_env(&self.data_dir, &self.env, args)
     }
 
     /// Runs a CLI command that must succeed and print JSON.
@@ -446,8 +458,16 @@ pub fn tcp_to(port: u16) -> TcpStream {
 
 /// Runs `synaptiq --data-dir DIR ARGS…` and collects its output.
 pub fn cli_in(data_dir: &Path, args: &[&str]) -> CliOutput {
+    cli_with_env(data_dir, &[], args)
+}
+
+/// Runs `synaptiq --data-dir DIR ARGS…` with extra environment variables.
+pub fn cli_with_env(data_dir: &Path, env: &[(String, String)], args: &[&str]) -> CliOutput {
     let mut cmd = Command::new(BIN);
     clean_env(&mut cmd);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.arg("--data-dir").arg(data_dir).args(args);
     cmd.stdin(Stdio::null());
     let out = cmd.output().expect("run synaptiq");

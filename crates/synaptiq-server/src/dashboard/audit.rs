@@ -1,0 +1,206 @@
+//! The audit log page: who did what to which key, when and from where; filterable by key and
+//! event type (a plain GET form, so filtered views can be bookmarked).
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use synaptiq_core::ids::KeyId;
+use synaptiq_store::AuditFilter;
+use synaptiq_types::pagination::PageRequest;
+use synaptiq_types::time::Timestamp;
+
+use super::keys::all_keys;
+use super::view::{When, when};
+use super::{Chrome, DashError, DashUser, env_param};
+use crate::app::AppState;
+
+/// Event types the filter offers.
+pub const EVENT_TYPES: [&str; 7] = [
+    "key.created",
+    "key.rotated",
+    "key.revoked",
+    "key.expired",
+    "key.exposed",
+    "key.updated",
+    "key.deleted",
+];
+
+const PER_PAGE: u32 = 50;
+
+/// A choice in a filter `<select>`.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// Submitted value.
+    pub value: String,
+    /// Shown text.
+    pub label: String,
+    /// Whether it is the current filter.
+    pub selected: bool,
+}
+
+/// One event as shown.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    /// When.
+    pub at: When,
+    /// `key.revoked`.
+    pub kind: String,
+    /// Its CSS class suffix (`key-revoked`).
+    pub class: String,
+    /// The key acted on (`name (hint)`), if any.
+    pub key: String,
+    /// Who: a user's email, an API key, `CLI`, `system`.
+    pub actor: String,
+    /// Client address, if known.
+    pub ip: String,
+}
+
+/// The audit page.
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    /// Navigation and identity.
+    pub chrome: Chrome,
+    /// Key filter choices.
+    pub keys: Vec<Choice>,
+    /// Type filter choices.
+    pub types: Vec<Choice>,
+    /// The page of events.
+    pub events: Vec<EventRow>,
+    /// Whether a filter is active.
+    pub filtered: bool,
+    /// Total matching.
+    pub total: u64,
+    /// Current page (from 1).
+    pub page: u32,
+    /// Query string of the previous page, if any.
+    pub prev: Option<String>,
+    /// Query string of the next page, if any.
+    pub next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AuditQuery {
+    env: Option<String>,
+    key: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    page: Option<u32>,
+}
+
+fn page_link(env: &str, key: &str, kind: &str, page: u32) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("env", env);
+    if !key.is_empty() {
+        q.append_pair("key", key);
+    }
+    if !kind.is_empty() {
+        q.append_pair("type", kind);
+    }
+    q.append_pair("page", &page.to_string());
+    format!("?{}", q.finish())
+}
+
+/// `GET /dashboard/audit?env=&key=&type=&page=`.
+pub async fn page(
+    State(app): State<AppState>,
+    user: DashUser,
+    uri: Uri,
+) -> Result<Response, DashError> {
+    let q: AuditQuery = super::query(&uri);
+    let env = env_param(q.env.as_deref());
+    let now = Timestamp::now();
+    let key_filter = q
+        .key
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(|s| KeyId::parse(s).ok());
+    let kind = q.kind.filter(|k| EVENT_TYPES.contains(&k.as_str()));
+    let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
+    let req = PageRequest::new(Some(page_no), Some(PER_PAGE))
+        .map_err(|e| DashError::Internal(e.message))?;
+    let filter = AuditFilter {
+        key_id: key_filter.clone(),
+        kind: kind.clone(),
+        since: None,
+        until: None,
+    };
+    let (events, total) = app
+        .store
+        .list_audit(&user.org.id, env, &filter, req)
+        .await?;
+    let keys = all_keys(&app, &user.org.id, env, now).await?;
+    let key_names: HashMap<String, String> = keys
+        .iter()
+        .map(|k| (k.id.to_string(), format!("{} ({})", k.name, k.hint)))
+        .collect();
+    let users: HashMap<String, String> = app
+        .store
+        .list_users(&user.org.id)
+        .await?
+        .into_iter()
+        .map(|u| (u.id.to_string(), u.email))
+        .collect();
+    let actor = |a: &str| -> String {
+        if let Some(email) = users.get(a) {
+            email.clone()
+        } else if let Some(k) = key_names.get(a) {
+            format!("API key {k}")
+        } else if a == "cli" {
+            "Operator CLI".to_owned()
+        } else {
+            a.to_owned()
+        }
+    };
+    let rows = events
+        .iter()
+        .map(|e| EventRow {
+            at: when(e.created_at, now),
+            kind: e.kind.clone(),
+            class: e.kind.replace('.', "-"),
+            key: e
+                .key_id
+                .as_deref()
+                .map(|id| key_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
+                .unwrap_or_default(),
+            actor: actor(&e.actor),
+            ip: e.ip.clone().unwrap_or_default(),
+        })
+        .collect();
+    let selected_key = key_filter.map(|k| k.to_string()).unwrap_or_default();
+    let selected_kind = kind.unwrap_or_default();
+    let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let link = |p| page_link(env.as_str(), &selected_key, &selected_kind, p);
+    Ok(AuditPage {
+        chrome: Chrome::new(&user, "audit", env),
+        keys: keys
+            .iter()
+            .map(|k| Choice {
+                value: k.id.to_string(),
+                label: format!("{} ({})", k.name, k.hint),
+                selected: k.id.as_str() == selected_key,
+            })
+            .collect(),
+        types: EVENT_TYPES
+            .iter()
+            .map(|t| Choice {
+                value: (*t).to_owned(),
+                label: (*t).to_owned(),
+                selected: *t == selected_kind,
+            })
+            .collect(),
+        events: rows,
+        filtered: !selected_key.is_empty() || !selected_kind.is_empty(),
+        total,
+        page: page_no,
+        prev: (page_no > 1).then(|| link(page_no - 1)),
+        next: (u64::from(page_no) < pages).then(|| link(page_no + 1)),
+    }
+    .into_response())
+}
