@@ -9,16 +9,32 @@
 
 mod admin;
 mod cli;
+mod config_file;
 mod scan;
 mod serve;
 mod setup;
 
-use clap::Parser;
+/// Flags, then `SYNAPTIQ_*` variables, then `synaptiq.toml` (values become flag defaults).
+fn parse_cli() -> anyhow::Result<cli::Cli> {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = cli::Cli::command();
+    if let Some(path) = config_file::locate() {
+        cmd = config_file::apply_file(cmd, &path)?;
+    }
+    let matches = cmd.get_matches();
+    Ok(cli::Cli::from_arg_matches(&matches)?)
+}
 
 fn main() -> std::process::ExitCode {
     // One crypto provider in the whole process (ring), installed before any TLS use.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = cli::Cli::parse();
+    let cli = match parse_cli() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
