@@ -11,7 +11,10 @@
 //!
 //! - `max_connections=N`: the most connections the pool opens (1–1000);
 //! - `acquire_timeout=S`: how many seconds a query waits for a connection, including opening a
-//!   new one (1–3600); past it the store answers `Unavailable`.
+//!   new one (1–3600); past it the store answers `Unavailable`;
+//! - `target_session_attrs=read-write|any` (PostgreSQL): with `read-write`, a connection to a
+//!   server in read-only mode (a hot standby after a failover moved the DNS name) is refused
+//!   and retried, as libpq does. sqlx 0.9 has no such option, hence this check.
 //!
 //! For example `postgres://synaptiq@db.internal/synaptiq?max_connections=20&acquire_timeout=2`.
 //! Error messages never repeat the URL, so a password in it cannot reach a log.
@@ -45,6 +48,8 @@ pub struct OpenOptions {
     /// How long a query waits for a free connection (including opening a new one) before the
     /// store reports `Unavailable`.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: refuse connections to a read-only server (`target_session_attrs=read-write`).
+    pub read_write_only: bool,
 }
 
 impl Default for OpenOptions {
@@ -52,6 +57,7 @@ impl Default for OpenOptions {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            read_write_only: false,
         }
     }
 }
@@ -118,6 +124,17 @@ fn pool_params(url: &str, defaults: OpenOptions) -> Result<(String, OpenOptions)
             }
             "acquire_timeout" => {
                 options.acquire_timeout = Duration::from_secs(bounded(key, value, 1, 3600)?.into());
+            }
+            "target_session_attrs" => {
+                options.read_write_only = match value {
+                    "read-write" => true,
+                    "any" => false,
+                    _ => {
+                        return Err(OpenError::Url(
+                            "target_session_attrs must be read-write or any".to_owned(),
+                        ));
+                    }
+                };
             }
             _ => kept.push(pair),
         }

@@ -44,13 +44,40 @@ impl PgStore {
         )
         .await
         .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let mut first = first;
+        if options.read_write_only {
+            refuse_read_only(&mut first).await?;
+        }
         first.close().await?;
+        let read_write_only = options.read_write_only;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if read_write_only {
+                        refuse_read_only(conn).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_lazy_with(connect);
         Ok(Self { pool })
     }
+}
+
+/// `target_session_attrs=read-write`: a server in read-only mode (a standby) is refused.
+async fn refuse_read_only(conn: &mut PgConnection) -> std::result::Result<(), sqlx::Error> {
+    let read_only: String = sqlx::query_scalar("SHOW transaction_read_only")
+        .fetch_one(&mut *conn)
+        .await?;
+    if read_only == "on" {
+        return Err(sqlx::Error::Configuration(
+            "the PostgreSQL server is read-only and target_session_attrs=read-write was asked"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Hooks for the shared implementations (`crate::shared`).

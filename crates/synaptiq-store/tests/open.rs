@@ -100,3 +100,24 @@ async fn postgresql_scheme_selects_postgres() {
     store.ping().await.expect("ping");
     store.close().await;
 }
+
+#[tokio::test]
+async fn target_session_attrs_read_write_refuses_a_read_only_server() {
+    let Ok(base) = std::env::var("SYNAPTIQ_TEST_POSTGRES_URL") else {
+        return;
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let store = open(&format!("{base}{sep}target_session_attrs=read-write"))
+        .await
+        .expect("a writable server is accepted");
+    store.ping().await.expect("ping");
+    store.close().await;
+    // A session that starts read-only looks like a hot standby.
+    let standby = format!(
+        "{base}{sep}options[default_transaction_read_only]=on&target_session_attrs=read-write&acquire_timeout=1"
+    );
+    let err = open_err(&standby).await;
+    assert!(err.contains("read-only"), "{err}");
+    let err = open_err(&format!("{base}{sep}target_session_attrs=primary")).await;
+    assert!(err.contains("target_session_attrs"), "{err}");
+}
