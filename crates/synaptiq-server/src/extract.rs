@@ -23,6 +23,10 @@ fn describe(path: &serde_path_to_error::Path, inner: &str, fallback_param: &str)
     // Unknown fields: serde says "unknown field `x`, expected …"; the path already ends in x.
     if let Some(rest) = inner.strip_prefix("unknown field `") {
         let name = rest.split('`').next().unwrap_or_default();
+        if name.is_empty() {
+            // `?=4` or `{"": 1}`: there is no name to put in `param`.
+            return ApiError::invalid(fallback_param, "A field with an empty name is not allowed.");
+        }
         let at = path.to_string();
         let param = if at == "." || at.is_empty() {
             name.to_owned()
