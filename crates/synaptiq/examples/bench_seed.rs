@@ -59,6 +59,11 @@ struct Args {
     /// Rows per transaction.
     #[arg(long, default_value_t = 50_000)]
     batch: usize,
+    /// Seed nothing: print the query plans and timings of the lead list/search and key
+    /// lookup statements on the existing database in `--data-dir`, with the SQLite the server
+    /// is built with (a diagnostic for docs/PERFORMANCE.md).
+    #[arg(long)]
+    explain: bool,
 }
 
 /// Rows per multi-row `INSERT` (keys have 10 columns, leads 18: well under SQLite's 32,766
@@ -199,9 +204,149 @@ async fn insert_leads(
     Ok(())
 }
 
+/// The statements explained by `--explain`. They mirror the text the server runs, from
+/// `crates/synaptiq-store/src/sql.rs` (`LEAD_FILTER`, `lead_order`, `SEARCH_MATCH`,
+/// `search_page_sql`, `find_by_hash_sql`) as of issue 7; if those change, update these.
+const LEAD_FILTER: &str = "org_id = $1 AND environment = $2 \
+    AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source = $4) \
+    AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)";
+const LEAD_COLUMNS: &str = "id, email, name, company, title, phone, status, score, \
+    source, tags, custom_fields, first_seen_at, last_active_at, created_at, updated_at";
+const SEARCH_MATCH: &str = "org_id = $1 AND environment = $2 \
+    AND (lower(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR email_norm LIKE $3 ESCAPE '\\' \
+    OR lower(COALESCE(company, '')) LIKE $3 ESCAPE '\\')";
+
+/// One statement to explain: label, SQL, and how to bind it.
+enum Binds {
+    /// org, env, four NULL filters, then the extra integers (limit, offset).
+    List(Vec<i64>),
+    /// org, env, `%needle%`, needle, `needle%`, then the extra integers (limit, offset).
+    Search(&'static str, Vec<i64>),
+    /// a 32-byte hash.
+    Hash,
+}
+
+async fn explain(data_dir: &Path) -> Result<()> {
+    let url = format!("sqlite://{}", data_dir.join("synaptiq.db").display());
+    let opts = SqliteConnectOptions::from_str(&url)?.read_only(true);
+    let mut conn = SqliteConnection::connect_with(&opts).await?;
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&mut conn)
+        .await?;
+    let (org, env, n): (String, String, i64) = sqlx::query_as(
+        "SELECT org_id, environment, COUNT(*) AS n FROM leads GROUP BY 1, 2 ORDER BY n DESC LIMIT 1",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    println!("SQLite {version}; leads in {org}/{env}: {n}");
+    let deep = (n / 2).max(0);
+    let statements: Vec<(String, String, Binds)> = vec![
+        (
+            "list: total (COUNT)".into(),
+            format!("SELECT COUNT(*) FROM leads WHERE {LEAD_FILTER}"),
+            Binds::List(vec![]),
+        ),
+        (
+            "list: page 1 (LIMIT 25)".into(),
+            format!("SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"),
+            Binds::List(vec![25, 0]),
+        ),
+        (
+            format!("list: deep page (OFFSET {deep})"),
+            format!("SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"),
+            Binds::List(vec![25, deep]),
+        ),
+        (
+            "count without the optional filters (for comparison)".into(),
+            "SELECT COUNT(*) FROM leads WHERE org_id = $1 AND environment = $2".into(),
+            Binds::List(vec![]),
+        ),
+        (
+            "search: total (COUNT), q=lead4242".into(),
+            format!("SELECT COUNT(*) FROM leads WHERE {SEARCH_MATCH}"),
+            Binds::Search("lead4242", vec![]),
+        ),
+        (
+            "search: page 1, q=lead4242".into(),
+            format!(
+                "SELECT {LEAD_COLUMNS}, CASE WHEN email_norm = $4 THEN 3 \
+                 WHEN lower(COALESCE(name, '')) LIKE $5 ESCAPE '\\' OR email_norm LIKE $5 ESCAPE '\\' \
+                 OR lower(COALESCE(company, '')) LIKE $5 ESCAPE '\\' THEN 2 ELSE 1 END AS rank \
+                 FROM leads WHERE {SEARCH_MATCH} ORDER BY rank DESC, created_at DESC, id DESC LIMIT $6 OFFSET $7"
+            ),
+            Binds::Search("lead4242", vec![25, 0]),
+        ),
+        (
+            "key lookup (find_by_hash)".into(),
+            "SELECT k.id, o.name FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.key_hash = $1".into(),
+            Binds::Hash,
+        ),
+    ];
+    for (label, sql, binds) in &statements {
+        println!("\n{label}\n  {sql}");
+        for explain in [true, false] {
+            let text = if explain {
+                format!("EXPLAIN QUERY PLAN {sql}")
+            } else {
+                sql.clone()
+            };
+            let runs = if explain { 1 } else { 5 };
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(text.clone()));
+                match binds {
+                    Binds::List(extra) => {
+                        q = q.bind(org.clone()).bind(env.clone());
+                        for _ in 0..4 {
+                            q = q.bind(Option::<String>::None);
+                        }
+                        for v in extra {
+                            q = q.bind(*v);
+                        }
+                    }
+                    Binds::Search(needle, extra) => {
+                        q = q
+                            .bind(org.clone())
+                            .bind(env.clone())
+                            .bind(format!("%{needle}%"))
+                            .bind(needle.to_string())
+                            .bind(format!("{needle}%"));
+                        for v in extra {
+                            q = q.bind(*v);
+                        }
+                    }
+                    Binds::Hash => q = q.bind(vec![7u8; 32]),
+                }
+                let t = Instant::now();
+                let rows = q.fetch_all(&mut conn).await?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+                if explain {
+                    for r in &rows {
+                        let detail: String = sqlx::Row::try_get(r, 3)?;
+                        println!("  plan: {detail}");
+                    }
+                }
+            }
+            if !explain {
+                times.sort_by(f64::total_cmp);
+                println!(
+                    "  time: median {:.2} ms of {runs} (min {:.2}, max {:.2})",
+                    times[runs / 2],
+                    times[0],
+                    times[runs - 1]
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if args.explain {
+        return explain(&args.data_dir).await;
+    }
     if args.orgs == 0 {
         bail!("--orgs must be at least 1");
     }
