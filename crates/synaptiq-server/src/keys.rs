@@ -217,3 +217,29 @@ pub fn parse_allowed_ips(list: &[String]) -> Result<Vec<String>, synaptiq_types:
         })
         .collect()
 }
+
+/// Revokes a key now and records `key.revoked` (the API, the dashboard's "Revoke Old Key" and
+/// the CLI all come here). `None` when no such key exists in that organization and
+/// environment. Callers holding a key cache clear it.
+pub async fn revoke(
+    store: &dyn Store,
+    org: &OrgId,
+    env: Environment,
+    id: &KeyId,
+    actor: &Actor,
+) -> Result<Option<KeyRecord>, StoreError> {
+    let Some(rec) = store.revoke_key(org, env, id, Timestamp::now()).await? else {
+        return Ok(None);
+    };
+    store
+        .record(NewAuditEvent {
+            org_id: org.clone(),
+            environment: env,
+            kind: "key.revoked".to_owned(),
+            actor: actor.id.clone(),
+            key_id: Some(id.clone()),
+            ip: actor.ip.clone(),
+        })
+        .await?;
+    Ok(Some(rec))
+}

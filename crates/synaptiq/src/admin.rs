@@ -8,7 +8,7 @@ use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_server::keys::{Actor, KeySpec, created, issue};
-use synaptiq_store::{NewAuditEvent, Role};
+use synaptiq_store::Role;
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
@@ -169,16 +169,7 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 .locate_key(&id)
                 .await?
                 .ok_or_else(|| anyhow!("no key {id}"))?;
-            store.revoke_key(&org, env, &id, Timestamp::now()).await?;
-            store
-                .record(NewAuditEvent {
-                    org_id: org,
-                    environment: env,
-                    kind: "key.revoked".into(),
-                    actor: "cli".into(),
-                    key_id: Some(id.clone()),
-                    ip: None,
-                })
+            synaptiq_server::keys::revoke(store.as_ref(), &org, env, &id, &Actor::local("cli"))
                 .await?;
             println!("revoked {id} (running servers refuse it within 2 s)");
         }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use synaptiq_core::ids::KeyId;
 use synaptiq_core::scope::{Environment, KeyStatus};
-use synaptiq_store::{KeyRecord, NewAuditEvent};
+use synaptiq_store::KeyRecord;
 use synaptiq_types::time::Timestamp;
 
 use super::keys::{NewSecret, Rotated, build, deadline};
@@ -207,22 +207,16 @@ pub async fn revoke(
     }
     let now = Timestamp::now();
     if key.status(now) != KeyStatus::Revoked {
-        app.store
-            .revoke_key(&user.org.id, env, &key.id, now)
-            .await?
-            .ok_or(DashError::NotFound("key"))?;
+        crate::keys::revoke(
+            app.store.as_ref(),
+            &user.org.id,
+            env,
+            &key.id,
+            &user.actor(),
+        )
+        .await?
+        .ok_or(DashError::NotFound("key"))?;
         app.keys.clear();
-        let actor = user.actor();
-        app.store
-            .record(NewAuditEvent {
-                org_id: user.org.id.clone(),
-                environment: env,
-                kind: "key.revoked".to_owned(),
-                actor: actor.id,
-                key_id: Some(key.id.clone()),
-                ip: actor.ip,
-            })
-            .await?;
     }
     Ok(see_other(&format!(
         "/dashboard/keys?env={}&revoked={}",

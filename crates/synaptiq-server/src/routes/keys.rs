@@ -220,13 +220,16 @@ pub async fn revoke(
 ) -> Result<Json<ApiKey>, ApiError> {
     let id = key_id(&id)?;
     let k = &caller.auth.key;
-    let rec = app
-        .store
-        .revoke_key(&k.org_id, k.environment, &id, Timestamp::now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("key"))?;
+    let rec = keys::revoke(
+        app.store.as_ref(),
+        &k.org_id,
+        k.environment,
+        &id,
+        &caller.actor(),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("key"))?;
     app.keys.clear();
-    audit(&app, &caller, "key.revoked", &id).await?;
     Ok(Json(rec.to_wire(Timestamp::now())))
 }
 
