@@ -772,7 +772,7 @@ mode_profile() {
     local perf_pid=$!
     wrk_run 1 me "$base" "$SPID" "$CONNS" -- mode=keys path=/api/v1/me "keys=$WORK/secrets/keys.txt"
     wait "$perf_pid" || true
-    perf report -i "$RESULTS/perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio \
+    perf report -i "$RESULTS/perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none \
         2>/dev/null | grep -v '^$' >"$RESULTS/perf-self.txt" || true
     perf report -i "$RESULTS/perf.data" --children --sort symbol --percent-limit 3 --stdio -g none \
         2>/dev/null | grep -v '^$' >"$RESULTS/perf-children.txt" || true
