@@ -62,6 +62,13 @@ macro_rules! prefixed_id {
             }
         }
 
+        /// Maps keyed by id can be searched with a `&str` (no allocation on the hot path).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -6,10 +6,12 @@
 //! every `cache_poll_interval`; changes made through this server also clear it at once.
 //! Unknown hashes are remembered for one second so that floods of well-formed unknown keys do
 //! not each cost a query, yet a key created by the CLI works within a second.
+//!
+//! The map is bounded (`quick_cache`, S3-FIFO eviction): with a million keys in use, memory
+//! stays flat and the keys used most stay cached; the others cost one indexed lookup.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -24,8 +26,8 @@ use crate::error::ApiError;
 const NEGATIVE_TTL: Duration = Duration::from_secs(1);
 /// How long a found key is trusted without re-reading it (besides epoch invalidation).
 const POSITIVE_TTL: Duration = Duration::from_secs(60);
-/// The cache is emptied when it grows past this many entries.
-const MAX_ENTRIES: usize = 500_000;
+/// At most this many keys (and remembered unknown hashes) are cached; ~1.5 KB each.
+pub const MAX_ENTRIES: usize = 100_000;
 
 /// Why a request is not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     Ok(token)
 }
 
+#[derive(Clone)]
 enum Entry {
     Found(Arc<AuthRecord>, Instant),
     Missing(Instant),
@@ -104,22 +107,30 @@ pub enum Cached {
 }
 
 /// Verified keys by hash.
-#[derive(Default)]
 pub struct KeyCache {
-    map: RwLock<HashMap<KeyHash, Entry>>,
+    map: quick_cache::sync::Cache<KeyHash, Entry>,
     epoch: AtomicI64,
 }
 
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self::with_capacity(MAX_ENTRIES)
+    }
+}
+
 impl KeyCache {
+    /// A cache of about `entries` keys.
+    pub fn with_capacity(entries: usize) -> Self {
+        Self {
+            map: quick_cache::sync::Cache::new(entries),
+            epoch: AtomicI64::new(0),
+        }
+    }
+
     /// What the cache knows about `hash`.
     pub fn get(&self, hash: &KeyHash) -> Cached {
-        let Ok(map) = self.map.read() else {
-            return Cached::Unknown;
-        };
-        match map.get(hash) {
-            Some(Entry::Found(rec, at)) if at.elapsed() < POSITIVE_TTL => {
-                Cached::Found(rec.clone())
-            }
+        match self.map.get(hash) {
+            Some(Entry::Found(rec, at)) if at.elapsed() < POSITIVE_TTL => Cached::Found(rec),
             Some(Entry::Missing(at)) if at.elapsed() < NEGATIVE_TTL => Cached::Missing,
             _ => Cached::Unknown,
         }
@@ -127,24 +138,26 @@ impl KeyCache {
 
     /// Remembers a store answer.
     pub fn put(&self, hash: KeyHash, rec: Option<Arc<AuthRecord>>) {
-        let Ok(mut map) = self.map.write() else {
-            return;
-        };
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-        }
         let now = Instant::now();
-        map.insert(
+        self.map.insert(
             hash,
             rec.map_or(Entry::Missing(now), |r| Entry::Found(r, now)),
         );
     }
 
+    /// How many entries the cache holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     /// Forgets everything (after a change made through this server).
     pub fn clear(&self) {
-        if let Ok(mut map) = self.map.write() {
-            map.clear();
-        }
+        self.map.clear();
     }
 
     /// Notes the database's change epoch; clears the cache when it moved.
@@ -168,6 +181,22 @@ mod tests {
             );
         }
         h
+    }
+
+    #[test]
+    fn bounded() {
+        let cache = KeyCache::with_capacity(1000);
+        for i in 0..20_000u32 {
+            let mut h = [0u8; 32];
+            h[..4].copy_from_slice(&i.to_le_bytes());
+            cache.put(KeyHash(h), None);
+        }
+        assert!(cache.len() <= 1100, "{}", cache.len());
+        let mut last = [0u8; 32];
+        last[..4].copy_from_slice(&19_999u32.to_le_bytes());
+        assert!(matches!(cache.get(&KeyHash(last)), Cached::Missing));
+        cache.clear();
+        assert!(cache.is_empty());
     }
 
     #[test]

@@ -92,6 +92,14 @@ fn client_ip(req: &Request) -> IpAddr {
 }
 
 const RETRY_AFTER_X: HeaderName = HeaderName::from_static("x-ratelimit-retryafter");
+// Names as constants: `insert("x-…")` parses and lower-case-checks the name on every call.
+const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
+const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 /// The buckets a request of `auth` on this route must fit in; the first is the per-minute one.
 pub(crate) fn buckets(app: &AppState, auth: &AuthRecord, route: &RouteGuard) -> Vec<Bucket> {
@@ -221,18 +229,16 @@ pub async fn guard(
         }
         None => None,
     };
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // A clone of the header value shares the request's buffer (no copy).
+    let user_agent = req.headers().get(header::USER_AGENT).cloned();
     req.extensions_mut().insert(Caller {
         auth: auth.clone(),
         verdict: minute,
         ip,
     });
     let res = next.run(req).await;
-    app.usage.note(&auth.key.id, ip, user_agent.as_deref());
+    let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
+    app.usage.note(&auth.key.id, ip, user_agent);
     app.usage.count(&auth.key, res.status());
     with_key_headers(res, &app, &auth, &minute, now)
 }
@@ -260,21 +266,19 @@ fn with_key_headers(
     now: Timestamp,
 ) -> Response {
     let h = res.headers_mut();
-    h.insert("x-ratelimit-limit", HeaderValue::from(v.limit));
-    h.insert(
-        "x-ratelimit-remaining",
-        HeaderValue::from(v.decision.remaining),
-    );
-    h.insert("x-ratelimit-reset", HeaderValue::from(v.reset_unix));
+    h.insert(X_LIMIT, HeaderValue::from(v.limit));
+    h.insert(X_REMAINING, HeaderValue::from(v.decision.remaining));
+    h.insert(X_RESET, HeaderValue::from(v.reset_unix));
     let reset_in = (v.reset_unix - now.unix_seconds()).max(0);
-    if let Ok(p) = HeaderValue::from_str(&format!(r#""minute";q={};w=60"#, v.limit)) {
-        h.insert("ratelimit-policy", p);
+    // `try_from(String)` takes the buffer over instead of copying it.
+    if let Ok(p) = HeaderValue::try_from(format!(r#""minute";q={};w=60"#, v.limit)) {
+        h.insert(RATELIMIT_POLICY, p);
     }
-    if let Ok(r) = HeaderValue::from_str(&format!(
+    if let Ok(r) = HeaderValue::try_from(format!(
         r#""minute";r={};t={reset_in}"#,
         v.decision.remaining
     )) {
-        h.insert("ratelimit", r);
+        h.insert(RATELIMIT, r);
     }
     if let Some(exp) = auth.key.expires_at {
         let week = 7 * 24 * 3600;
@@ -285,10 +289,10 @@ fn with_key_headers(
             // RFC 8594: it stops working at `expiresAt`.
             let since = (exp.unix_seconds() - week).min(now.unix_seconds());
             if let Ok(v) = HeaderValue::from_str(&format!("@{since}")) {
-                h.insert("deprecation", v);
+                h.insert(DEPRECATION, v);
             }
             if let Ok(v) = HeaderValue::from_str(&exp.to_http_date()) {
-                h.insert("sunset", v);
+                h.insert(SUNSET, v);
             }
             let link = format!(
                 r#"<{}/docs/api-reference/rotation>; rel="deprecation""#,

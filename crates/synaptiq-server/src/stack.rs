@@ -1,9 +1,11 @@
 //! The one middleware stack, composed in [`router`], and the per-route guard that
 //! authenticates, authorizes and rate-limits.
 //!
-//! Order, outermost first: request id + security headers → JSON bodies for bare 404/405 →
-//! request timeout → body size → (per route) guard → handler. Dashboard routes get the
-//! session guard instead of the API-key guard, and browser security headers.
+//! Order, outermost first: request id + security headers → JSON bodies for bare 405 →
+//! request timeout → body size → (per route) guard → handler. The first four are one
+//! middleware ([`outer`]): each `from_fn` layer boxes and clones per request, and these run
+//! on every request. Public routes have no guard layer. Dashboard routes get the session
+//! guard instead of the API-key guard, and browser security headers.
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     for (def, method_router) in routes::table() {
         // `route_layer`, not `layer`: a method the route lacks must get 405, not this guard.
         let guarded = match def.access {
+            Access::Public => method_router,
             // Dashboard pages: the session guard (cookie, CSRF, role); never an API key.
             Access::Session { min_role } => method_router.route_layer(from_fn_with_state(
                 (state.clone(), min_role),
@@ -47,12 +50,7 @@ pub fn router(state: AppState) -> Router {
         r = r.route(def.path, guarded);
     }
     r.fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), limits))
-        .layer(from_fn(json_for_bare_errors))
-        .layer(from_fn_with_state(
-            state.public_url.clone(),
-            request_id::middleware,
-        ))
+        .layer(from_fn_with_state(state.clone(), outer))
         .with_state(state)
 }
 
@@ -116,7 +114,17 @@ async fn drain(body: axum::body::Body, cap: usize, deadline: tokio::time::Instan
     }
 }
 
-async fn limits(State(app): State<AppState>, req: Request, next: Next) -> Response {
+/// The outer stack of every request: request id and common headers, JSON for axum's bare
+/// 405s, then the body limit and the request timeout.
+async fn outer(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let public_url = app.public_url.clone();
+    request_id::scope(public_url, async move {
+        json_for_bare_errors(limits(&app, req, next).await)
+    })
+    .await
+}
+
+async fn limits(app: &AppState, req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -135,6 +143,13 @@ async fn limits(State(app): State<AppState>, req: Request, next: Next) -> Respon
     if declared.is_some_and(|n| n > limit as u64) {
         drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
         return too_large(limit).into_response();
+    }
+    if axum::body::HttpBody::is_end_stream(req.body()) {
+        // No body (most GETs): nothing to read first.
+        return match tokio::time::timeout_at(deadline, next.run(req)).await {
+            Ok(res) => res,
+            Err(_) => timed_out(),
+        };
     }
     // The whole body (≤ the limit) is read before any handler or guard answers. An answer sent
     // while the client is still uploading makes HTTP/2 reset the stream, which clients such as
@@ -157,8 +172,7 @@ async fn limits(State(app): State<AppState>, req: Request, next: Next) -> Respon
 }
 
 /// Gives axum's own empty 405 answers our JSON body (keeping `Allow`).
-async fn json_for_bare_errors(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+fn json_for_bare_errors(res: Response) -> Response {
     if res.status() == StatusCode::METHOD_NOT_ALLOWED
         && !res.headers().contains_key(header::CONTENT_TYPE)
     {

@@ -21,8 +21,10 @@ const HOUR_MS: i64 = 3_600_000;
 /// Pending facts, newest per key, and pending counters per (key, hour).
 #[derive(Default)]
 pub struct UsageRecorder {
-    pending: Mutex<HashMap<KeyId, UsageFact>>,
-    counts: Mutex<HashMap<(KeyId, i64), UsageCount>>,
+    /// The newest fact per key, with its address unformatted (compared on every request).
+    pending: Mutex<HashMap<KeyId, (UsageFact, IpAddr)>>,
+    /// Pending counters per key, one per hour (rarely more than one).
+    counts: Mutex<HashMap<KeyId, Vec<UsageCount>>>,
 }
 
 impl UsageRecorder {
@@ -33,9 +35,10 @@ impl UsageRecorder {
         };
         let at = Timestamp::now();
         match map.get_mut(key_id) {
-            Some(f) => {
+            Some((f, last_ip)) => {
                 f.at = at;
-                if f.ip.parse::<IpAddr>().ok() != Some(ip) {
+                if *last_ip != ip {
+                    *last_ip = ip;
                     f.ip = ip.to_string();
                 }
                 if f.user_agent.as_deref() != user_agent {
@@ -45,12 +48,15 @@ impl UsageRecorder {
             None => {
                 map.insert(
                     key_id.clone(),
-                    UsageFact {
-                        key_id: key_id.clone(),
-                        at,
-                        ip: ip.to_string(),
-                        user_agent: user_agent.map(truncate),
-                    },
+                    (
+                        UsageFact {
+                            key_id: key_id.clone(),
+                            at,
+                            ip: ip.to_string(),
+                            user_agent: user_agent.map(truncate),
+                        },
+                        ip,
+                    ),
                 );
             }
         }
@@ -66,18 +72,28 @@ impl UsageRecorder {
         let Ok(mut map) = self.counts.lock() else {
             return;
         };
-        let c = map
-            .entry((key.id.clone(), hour))
-            .or_insert_with(|| UsageCount {
-                key_id: key.id.clone(),
-                org_id: key.org_id.clone(),
-                environment: key.environment,
-                hour: Timestamp(hour),
-                ok: 0,
-                client_error: 0,
-                rate_limited: 0,
-                server_error: 0,
-            });
+        // Looked up by `&str` first: an owned key (an allocation) only for a key's first request.
+        let hours = match map.get_mut(key.id.as_str()) {
+            Some(h) => h,
+            None => map.entry(key.id.clone()).or_default(),
+        };
+        let c = match hours.iter().position(|c| c.hour.millis() == hour) {
+            Some(i) => &mut hours[i],
+            None => {
+                hours.push(UsageCount {
+                    key_id: key.id.clone(),
+                    org_id: key.org_id.clone(),
+                    environment: key.environment,
+                    hour: Timestamp(hour),
+                    ok: 0,
+                    client_error: 0,
+                    rate_limited: 0,
+                    server_error: 0,
+                });
+                let last = hours.len() - 1;
+                &mut hours[last]
+            }
+        };
         match code {
             200..=299 => c.ok += 1,
             429 => c.rate_limited += 1,
@@ -93,6 +109,7 @@ impl UsageRecorder {
             |_| Vec::new(),
             |map| {
                 map.values()
+                    .flatten()
                     .filter(|c| &c.org_id == org && c.environment == env)
                     .cloned()
                     .collect()
@@ -105,11 +122,11 @@ impl UsageRecorder {
     /// a newer one arrived).
     pub async fn flush(&self, store: &dyn Store) {
         let batch: Vec<UsageFact> = match self.pending.lock() {
-            Ok(mut map) => map.drain().map(|(_, f)| f).collect(),
+            Ok(mut map) => map.drain().map(|(_, (f, _))| f).collect(),
             Err(_) => return,
         };
         let counts: Vec<UsageCount> = match self.counts.lock() {
-            Ok(mut map) => map.drain().map(|(_, c)| c).collect(),
+            Ok(mut map) => map.drain().flat_map(|(_, c)| c).collect(),
             Err(_) => Vec::new(),
         };
         if batch.is_empty() && counts.is_empty() {
@@ -121,7 +138,8 @@ impl UsageRecorder {
             tracing::warn!(error = %e, keys = batch.len(), "could not write key usage; will retry");
             if let Ok(mut map) = self.pending.lock() {
                 for f in batch {
-                    map.entry(f.key_id.clone()).or_insert(f);
+                    let ip = f.ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                    map.entry(f.key_id.clone()).or_insert((f, ip));
                 }
             }
         }
@@ -139,19 +157,16 @@ impl UsageRecorder {
             return;
         };
         for c in counts {
-            let slot = map
-                .entry((c.key_id.clone(), c.hour.millis()))
-                .or_insert_with(|| UsageCount {
-                    ok: 0,
-                    client_error: 0,
-                    rate_limited: 0,
-                    server_error: 0,
-                    ..c.clone()
-                });
-            slot.ok += c.ok;
-            slot.client_error += c.client_error;
-            slot.rate_limited += c.rate_limited;
-            slot.server_error += c.server_error;
+            let hours = map.entry(c.key_id.clone()).or_default();
+            match hours.iter_mut().find(|h| h.hour == c.hour) {
+                Some(slot) => {
+                    slot.ok += c.ok;
+                    slot.client_error += c.client_error;
+                    slot.rate_limited += c.rate_limited;
+                    slot.server_error += c.server_error;
+                }
+                None => hours.push(c),
+            }
         }
     }
 }

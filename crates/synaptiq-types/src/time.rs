@@ -17,8 +17,12 @@ pub struct Timestamp(pub i64);
 impl Timestamp {
     /// The current time.
     pub fn now() -> Self {
-        let now = OffsetDateTime::now_utc();
-        Self(i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+        // `SystemTime` directly: `OffsetDateTime::now_utc` also computes the calendar date,
+        // which a millisecond count does not need (several calls per request).
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Self(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            Err(e) => Self(-i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX)),
+        }
     }
 
     /// Milliseconds since the epoch.
@@ -46,6 +50,9 @@ impl Timestamp {
 
     /// The wire form.
     pub fn to_iso(self) -> String {
+        if let Some(b) = iso_bytes(self.0) {
+            return String::from_utf8_lossy(&b).into_owned();
+        }
         let fmt = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         );
@@ -81,8 +88,57 @@ impl fmt::Display for Timestamp {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_iso())
+        // Every JSON answer carries a few timestamps: formatted on the stack, no allocation.
+        match iso_bytes(self.0) {
+            Some(b) => s.serialize_str(std::str::from_utf8(&b).unwrap_or_default()),
+            None => s.serialize_str(&self.to_iso()),
+        }
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` of `ms` (milliseconds since the epoch) for years 0–9999, or
+/// `None` outside them (then `time` formats it).
+///
+/// Written by hand: `time`'s `format_description` path interprets the description at run time
+/// and allocates, which was the largest part of serializing a key (callgrind, issue 7); this
+/// is a few divisions into a stack buffer. The property test below checks it against `time`.
+fn iso_bytes(ms: i64) -> Option<[u8; 24]> {
+    const DAY_MS: i64 = 86_400_000;
+    let (y, m, d) = civil_from_days(ms.div_euclid(DAY_MS));
+    if !(0..=9999).contains(&y) {
+        return None;
+    }
+    let rem = ms.rem_euclid(DAY_MS);
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, rem / 3_600_000);
+    put(14, 2, rem / 60_000 % 60);
+    put(17, 2, rem / 1000 % 60);
+    put(20, 3, rem % 1000);
+    Some(b)
+}
+
+/// (year, month, day) of a day number counted from 1970-01-01 (proleptic Gregorian; H. Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
@@ -108,5 +164,39 @@ mod tests {
         assert_eq!(off.to_iso(), "2026-04-01T09:15:00.000Z");
         assert_eq!(t.to_http_date(), "Wed, 01 Apr 2026 09:15:00 GMT");
         assert!(Timestamp::parse("yesterday").is_none());
+    }
+
+    fn iso_by_time(ms: i64) -> String {
+        let fmt = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .expect("in range")
+            .format(&fmt)
+            .expect("formats")
+    }
+
+    #[test]
+    fn stack_formatter_edges() {
+        for ms in [
+            0,
+            -1,
+            951_782_400_000,     // 2000-02-29
+            4_107_542_399_999,   // 2100-02-28T23:59:59.999
+            -62_167_219_200_000, // 0000-01-01
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+        ] {
+            assert_eq!(Timestamp(ms).to_iso(), iso_by_time(ms), "{ms}");
+        }
+        assert!(iso_bytes(253_402_300_800_000).is_none());
+        assert!(iso_bytes(-62_167_219_200_001).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stack_formatter_matches_time(ms in -62_167_219_200_000i64..253_402_300_800_000) {
+            let b = iso_bytes(ms).expect("years 0-9999");
+            proptest::prop_assert_eq!(std::str::from_utf8(&b).expect("ascii"), iso_by_time(ms));
+        }
     }
 }
