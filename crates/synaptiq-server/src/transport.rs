@@ -103,7 +103,15 @@ async fn handle(
     match mode {
         Mode::RejectAll => reject_plaintext(stream, peer, &app).await,
         Mode::BehindProxy => {
-            serve_http(TokioIo::new(stream), peer, app, router, watcher, true).await
+            serve_http(
+                TokioIo::new(stream),
+                peer,
+                app,
+                router,
+                watcher,
+                Proto::Detect,
+            )
+            .await
         }
         Mode::Tls(acceptor) => {
             let mut first = [0u8; 1];
@@ -116,9 +124,26 @@ async fn handle(
             else {
                 return;
             };
-            serve_http(TokioIo::new(tls), peer, app, router, watcher, false).await;
+            // ALPN has decided the protocol (RFC 9113 §3.2: HTTP/2 over TLS is negotiated, never
+            // assumed), so hyper need not sniff the connection preface.
+            let proto = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => Proto::Http2,
+                _ => Proto::Http1,
+            };
+            serve_http(TokioIo::new(tls), peer, app, router, watcher, proto).await;
         }
     }
+}
+
+/// Which HTTP version a connection speaks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// Negotiated HTTP/1.1 (or no ALPN).
+    Http1,
+    /// Negotiated `h2`.
+    Http2,
+    /// Plain TCP behind a proxy: detected from the first bytes.
+    Detect,
 }
 
 async fn serve_http<I>(
@@ -127,11 +152,12 @@ async fn serve_http<I>(
     app: AppState,
     router: Router,
     watcher: hyper_util::server::graceful::Watcher,
-    behind_proxy: bool,
+    proto: Proto,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = app.config.header_read_timeout;
+    let behind_proxy = proto == Proto::Detect;
     let started = Arc::new(AtomicBool::new(false));
     let seen = started.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -158,6 +184,11 @@ async fn serve_http<I>(
         }
     });
     let mut builder = Builder::new(TokioExecutor::new());
+    builder = match proto {
+        Proto::Http1 => builder.http1_only(),
+        Proto::Http2 => builder.http2_only(),
+        Proto::Detect => builder,
+    };
     builder
         .http1()
         .timer(TokioTimer::new())
