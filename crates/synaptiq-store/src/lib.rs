@@ -17,6 +17,7 @@
 //! id" without both. SQL uses `$1` placeholders, `RETURNING` and `ON CONFLICT`, which both
 //! SQLite and PostgreSQL understand; `tests/conformance.rs` runs one suite against both.
 
+mod batch;
 pub mod model;
 pub mod open;
 pub mod postgres;

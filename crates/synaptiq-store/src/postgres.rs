@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
 use crate::open::OpenOptions;
-use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE};
+use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE, SearchIndex};
 use crate::traits::Result;
 
 /// The PostgreSQL store.
@@ -86,9 +86,17 @@ impl PgStore {
     /// Appended to a read inside [`Self::begin_write`]: locks the row until the transaction
     /// ends.
     const LOCK_ROW: &'static str = " FOR UPDATE";
+    /// Searches of 3 or more characters use the `pg_trgm` GIN indexes on the searched
+    /// expressions (migration 0004) through the `LIKE` conditions themselves.
+    const SEARCH_INDEX: SearchIndex = SearchIndex::Like;
     const LOCK_HELD: &'static str = "its row lock";
 
     fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Writes use the same pool (row locks, not a single writer).
+    fn writer(&self) -> &PgPool {
         &self.pool
     }
 

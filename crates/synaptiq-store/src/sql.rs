@@ -121,11 +121,6 @@ pub(crate) const DELETE_KEY: &str = "UPDATE api_keys SET deleted_at = $1, \
 pub(crate) const SWEEP_DUE: &str = "expiry_recorded_at IS NULL AND expires_at IS NOT NULL \
     AND expires_at <= $1 AND revoked_at IS NULL";
 
-/// One last-use fact: `$1` at, `$2` ip, `$3` user agent, `$4` key id. An older fact never
-/// overwrites a newer one.
-pub(crate) const RECORD_USAGE: &str = "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2, \
-    last_used_user_agent = $3 WHERE id = $4 AND (last_used_at IS NULL OR last_used_at < $1)";
-
 /// `mark_exposed`: `$1` now, `$2` hash. Only the first exposure is kept.
 pub(crate) fn mark_exposed_sql() -> String {
     format!(
@@ -143,11 +138,119 @@ pub(crate) const AUDIT_FILTER: &str = "org_id = $1 AND environment = $2 \
     AND ($3 IS NULL OR key_id = $3) AND ($4 IS NULL OR type = $4) \
     AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)";
 
-/// The lead list filter: `$1` org, `$2` environment, `$3` status, `$4` source, `$5` created
-/// at or after, `$6` created before.
-pub(crate) const LEAD_FILTER: &str = "org_id = $1 AND environment = $2 \
-    AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source = $4) \
-    AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)";
+/// A value bound to a statement built at run time ([`Built`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg<'a> {
+    /// A text value.
+    Text(&'a str),
+    /// An integer value (timestamps in milliseconds, limits, offsets).
+    Int(i64),
+}
+
+/// A statement assembled at run time from constant pieces only, with its arguments in
+/// placeholder order: `$n` is `args[n - 1]`. Values are always bound, never written into the
+/// text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Built<'a> {
+    /// The SQL text.
+    pub(crate) sql: String,
+    /// The values for `$1`, `$2`, … in order.
+    pub(crate) args: Vec<Arg<'a>>,
+}
+
+impl<'a> Built<'a> {
+    fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends a constant piece of SQL.
+    fn push(&mut self, piece: &str) -> &mut Self {
+        self.sql.push_str(piece);
+        self
+    }
+
+    /// Appends the next placeholder, bound to `arg`.
+    fn bind(&mut self, arg: Arg<'a>) -> &mut Self {
+        let n = self.param(arg);
+        self.placeholder(n)
+    }
+
+    /// Adds the next parameter, bound to `arg`, without writing it; its number, for
+    /// [`Self::placeholder`] (a value tested more than once is bound once).
+    fn param(&mut self, arg: Arg<'a>) -> usize {
+        self.args.push(arg);
+        self.args.len()
+    }
+
+    /// Appends the placeholder of parameter `n`.
+    fn placeholder(&mut self, n: usize) -> &mut Self {
+        self.sql.push('$');
+        self.sql.push_str(&n.to_string());
+        self
+    }
+}
+
+/// Appends the lead list filter: organization and environment, then only the optional
+/// conditions `q` has, so each statement's plan can use an index range (a `($n IS NULL OR …)`
+/// form cannot).
+fn push_lead_filter<'a>(b: &mut Built<'a>, org: &'a str, env: &'a str, q: &LeadListQuery) {
+    b.push("org_id = ").bind(Arg::Text(org));
+    b.push(" AND environment = ").bind(Arg::Text(env));
+    if let Some(status) = q.status {
+        b.push(" AND status = ").bind(Arg::Text(status.as_str()));
+    }
+    if let Some(source) = q.source {
+        b.push(" AND source = ").bind(Arg::Text(source.as_str()));
+    }
+    if let Some(after) = q.created_after {
+        b.push(" AND created_at >= ").bind(Arg::Int(after.millis()));
+    }
+    if let Some(before) = q.created_before {
+        b.push(" AND created_at < ").bind(Arg::Int(before.millis()));
+    }
+}
+
+/// The total of a lead list. Without a date filter, a sum over the maintained counters
+/// (`lead_counts`, kept exact by triggers; at most 20 rows per organization and
+/// environment); with one, a count of the leads, over the `leads_by_created` range.
+pub(crate) fn lead_count_sql<'a>(org: &'a str, env: &'a str, q: &LeadListQuery) -> Built<'a> {
+    let mut b = if q.created_after.is_none() && q.created_before.is_none() {
+        Built::new("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM lead_counts WHERE ")
+    } else {
+        Built::new("SELECT COUNT(*) FROM leads WHERE ")
+    };
+    push_lead_filter(&mut b, org, env, q);
+    b
+}
+
+/// A page of a lead list, as a deferred join: the page's ids are chosen from an index that
+/// holds the sort column and the id (no row is read for the rows skipped by the offset), then
+/// only those rows are fetched, in the same order.
+pub(crate) fn lead_page_sql<'a>(
+    org: &'a str,
+    env: &'a str,
+    q: &LeadListQuery,
+    page: PageRequest,
+) -> Built<'a> {
+    let order = lead_order(q);
+    let (limit, offset) = limit_offset(page);
+    let mut b = Built::new("SELECT ");
+    b.push(LEAD_COLUMNS)
+        .push(" FROM leads WHERE id IN (SELECT id FROM leads WHERE ");
+    push_lead_filter(&mut b, org, env, q);
+    b.push(" ORDER BY ")
+        .push(&order)
+        .push(" LIMIT ")
+        .bind(Arg::Int(limit))
+        .push(" OFFSET ")
+        .bind(Arg::Int(offset))
+        .push(") ORDER BY ")
+        .push(&order);
+    b
+}
 
 /// `ORDER BY` of a lead list. Column and direction come from closed enums, never from the
 /// request text; the id breaks ties in the same direction.
@@ -164,24 +267,118 @@ pub(crate) fn lead_order(q: &LeadListQuery) -> String {
     format!("{column} {dir}, id {dir}")
 }
 
-/// Which leads a search finds: `$1` org, `$2` environment, `$3` the `%needle%` pattern.
-/// `lower(…) LIKE` because PostgreSQL's LIKE is case-sensitive (SQLite's is not, for ASCII).
-pub(crate) const SEARCH_MATCH: &str = "org_id = $1 AND environment = $2 \
-    AND (lower(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR email_norm LIKE $3 ESCAPE '\\' \
-    OR lower(COALESCE(company, '')) LIKE $3 ESCAPE '\\')";
+/// How a backend finds the candidates of a search for [`TRIGRAM_MIN`] or more characters.
+/// Either way the `LIKE` conditions decide, so every backend and every needle length finds,
+/// ranks and counts the same leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SearchIndex {
+    /// The `LIKE` conditions use trigram indexes themselves (PostgreSQL: `pg_trgm` GIN indexes
+    /// on the very expressions the search tests); the statement does not change.
+    Like,
+    /// Candidates come from the FTS5 trigram table `leads_search` (SQLite), which holds the
+    /// name, normalized email and company of every lead, case-folded.
+    Fts5,
+}
 
-/// A search page, best first: `$4` the lower-cased needle (exact email), `$5` the `needle%`
-/// pattern (prefix match), `$6` limit, `$7` offset.
-pub(crate) fn search_page_sql() -> String {
-    format!(
-        "SELECT {LEAD_COLUMNS}, CASE \
-            WHEN email_norm = $4 THEN 3 \
-            WHEN lower(COALESCE(name, '')) LIKE $5 ESCAPE '\\' OR email_norm LIKE $5 ESCAPE '\\' \
-              OR lower(COALESCE(company, '')) LIKE $5 ESCAPE '\\' THEN 2 \
-            ELSE 1 END AS rank \
-         FROM leads WHERE {SEARCH_MATCH} \
-         ORDER BY rank DESC, created_at DESC, id DESC LIMIT $6 OFFSET $7"
-    )
+/// The shortest needle, in characters, a trigram index can serve; shorter ones scan.
+pub(crate) const TRIGRAM_MIN: usize = 3;
+
+/// The parameters of a search for one `q`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SearchPatterns {
+    /// `q` lower-cased (an exact email match ranks first).
+    needle: String,
+    /// `%needle%`, escaped for `LIKE … ESCAPE '\'`: what matches.
+    contains: String,
+    /// `needle%`, escaped: what ranks as a prefix match.
+    prefix: String,
+    /// The FTS5 query narrowing the candidates: the needle as one phrase (a substring, with
+    /// the trigram tokenizer), or `None` to test the `LIKE` conditions alone.
+    fts: Option<String>,
+}
+
+/// The search parameters for `q` on a backend using `index`.
+pub(crate) fn search_patterns(q: &str, index: SearchIndex) -> SearchPatterns {
+    let needle = q.to_lowercase();
+    let escaped = like_escape(&needle);
+    // In an FTS5 string every character is literal but `"`, which is doubled. The trigram
+    // tokenizer folds case per character, as `LIKE` compares (for SQLite, ASCII only), so
+    // every lead `LIKE` matches is among the candidates.
+    let fts = (index == SearchIndex::Fts5 && needle.chars().count() >= TRIGRAM_MIN)
+        .then(|| format!("\"{}\"", needle.replace('"', "\"\"")));
+    SearchPatterns {
+        contains: format!("%{escaped}%"),
+        prefix: format!("{escaped}%"),
+        needle,
+        fts,
+    }
+}
+
+/// Appends which leads a search finds: organization, environment, the trigram candidates if
+/// any, and the needle in the lower-cased name, the normalized email or the lower-cased
+/// company (`lower(…) LIKE` because PostgreSQL's LIKE is case-sensitive; SQLite's is not,
+/// for ASCII).
+fn push_search_match<'a>(b: &mut Built<'a>, org: &'a str, env: &'a str, p: &'a SearchPatterns) {
+    if let Some(fts) = &p.fts {
+        // SQLite only. The unary `+` keeps the planner off the organization's indexes (it
+        // would walk every lead of the organization and test each rowid against the list);
+        // the candidates' rowids drive the lookup instead.
+        b.push("+org_id = ").bind(Arg::Text(org));
+        b.push(" AND +environment = ").bind(Arg::Text(env));
+        b.push(" AND rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ")
+            .bind(Arg::Text(fts))
+            .push(")");
+    } else {
+        b.push("org_id = ").bind(Arg::Text(org));
+        b.push(" AND environment = ").bind(Arg::Text(env));
+    }
+    let contains = b.param(Arg::Text(&p.contains));
+    b.push(" AND (");
+    push_any_like(b, contains);
+    b.push(")");
+}
+
+/// Appends `$n` tested against the three searched expressions, OR-ed.
+fn push_any_like(b: &mut Built<'_>, n: usize) {
+    b.push("lower(COALESCE(name, '')) LIKE ")
+        .placeholder(n)
+        .push(" ESCAPE '\\' OR email_norm LIKE ")
+        .placeholder(n)
+        .push(" ESCAPE '\\' OR lower(COALESCE(company, '')) LIKE ")
+        .placeholder(n)
+        .push(" ESCAPE '\\'");
+}
+
+/// A search's total.
+pub(crate) fn search_count_sql<'a>(org: &'a str, env: &'a str, p: &'a SearchPatterns) -> Built<'a> {
+    let mut b = Built::new("SELECT COUNT(*) FROM leads WHERE ");
+    push_search_match(&mut b, org, env, p);
+    b
+}
+
+/// A search page, best first: an exact email match, then a prefix match of any searched
+/// expression, then the rest; newest first within a rank.
+pub(crate) fn search_page_sql<'a>(
+    org: &'a str,
+    env: &'a str,
+    p: &'a SearchPatterns,
+    page: PageRequest,
+) -> Built<'a> {
+    let (limit, offset) = limit_offset(page);
+    let mut b = Built::new("SELECT ");
+    b.push(LEAD_COLUMNS)
+        .push(", CASE WHEN email_norm = ")
+        .bind(Arg::Text(&p.needle))
+        .push(" THEN 3 WHEN ");
+    let prefix = b.param(Arg::Text(&p.prefix));
+    push_any_like(&mut b, prefix);
+    b.push(" THEN 2 ELSE 1 END AS rank FROM leads WHERE ");
+    push_search_match(&mut b, org, env, p);
+    b.push(" ORDER BY rank DESC, created_at DESC, id DESC LIMIT ")
+        .bind(Arg::Int(limit))
+        .push(" OFFSET ")
+        .bind(Arg::Int(offset));
+    b
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
@@ -194,13 +391,6 @@ pub(crate) fn like_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// The search parameters for `q`: (needle, `%needle%`, `needle%`).
-pub(crate) fn search_patterns(q: &str) -> (String, String, String) {
-    let needle = q.to_lowercase();
-    let escaped = like_escape(&needle);
-    (needle, format!("%{escaped}%"), format!("{escaped}%"))
 }
 
 /// `LIMIT` and `OFFSET` of a page.
@@ -312,17 +502,153 @@ pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1
 /// `delete_expired_sessions`: `$1` now.
 pub(crate) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
 
-/// `record_usage_counts`, one counter: `$1` key, `$2` org, `$3` environment, `$4` hour,
-/// `$5`…`$8` 2xx, 4xx, 429, 5xx. An existing (key, hour) row is incremented.
-pub(crate) const UPSERT_USAGE_COUNT: &str = "INSERT INTO key_usage_hourly (key_id, org_id, \
-    environment, hour, ok, client_error, rate_limited, server_error) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-    ON CONFLICT (key_id, hour) DO UPDATE SET ok = key_usage_hourly.ok + excluded.ok, \
-    client_error = key_usage_hourly.client_error + excluded.client_error, \
-    rate_limited = key_usage_hourly.rate_limited + excluded.rate_limited, \
-    server_error = key_usage_hourly.server_error + excluded.server_error";
-
 /// `usage_counts`: `$1` org, `$2` environment, `$3` first hour.
 pub(crate) const USAGE_COUNTS: &str = "SELECT key_id, org_id, environment, hour, ok, \
     client_error, rate_limited, server_error FROM key_usage_hourly \
     WHERE org_id = $1 AND environment = $2 AND hour >= $3 ORDER BY key_id, hour";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, reason = "test code")]
+
+    use synaptiq_types::leads::{LeadSource, LeadStatus};
+    use synaptiq_types::time::Timestamp;
+
+    use super::*;
+
+    /// The placeholders of `b` are `$1` … `$n`, first used in that order, `n` being the
+    /// number of arguments.
+    fn assert_numbered(b: &Built<'_>) {
+        let mut seen = Vec::new();
+        let mut rest = b.sql.as_str();
+        while let Some(i) = rest.find('$') {
+            rest = &rest[i + 1..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            let n: usize = digits.parse().expect("a placeholder number");
+            if !seen.contains(&n) {
+                seen.push(n);
+            }
+        }
+        let expected: Vec<usize> = (1..=b.args.len()).collect();
+        assert_eq!(seen, expected, "{}", b.sql);
+    }
+
+    fn page(p: u32, limit: u32) -> PageRequest {
+        PageRequest::new(Some(p), Some(limit)).expect("page")
+    }
+
+    #[test]
+    fn lead_statements_hold_only_the_given_conditions() {
+        let q = LeadListQuery::default();
+        let b = lead_count_sql("org_1", "live", &q);
+        assert_eq!(
+            b.sql,
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM lead_counts \
+             WHERE org_id = $1 AND environment = $2"
+        );
+        assert_eq!(b.args, vec![Arg::Text("org_1"), Arg::Text("live")]);
+
+        let before = Timestamp::now();
+        let q = LeadListQuery {
+            status: Some(LeadStatus::Lost),
+            created_before: Some(before),
+            sort_by: Some(LeadSortBy::Score),
+            sort_order: Some(SortOrder::Asc),
+            ..LeadListQuery::default()
+        };
+        let b = lead_count_sql("org_1", "test", &q);
+        assert_eq!(
+            b.sql,
+            "SELECT COUNT(*) FROM leads WHERE org_id = $1 AND environment = $2 \
+             AND status = $3 AND created_at < $4"
+        );
+        assert_eq!(
+            b.args,
+            vec![
+                Arg::Text("org_1"),
+                Arg::Text("test"),
+                Arg::Text("lost"),
+                Arg::Int(before.millis())
+            ]
+        );
+        let b = lead_page_sql("org_1", "test", &q, page(3, 10));
+        assert_eq!(
+            b.sql,
+            format!(
+                "SELECT {LEAD_COLUMNS} FROM leads WHERE id IN (SELECT id FROM leads \
+                 WHERE org_id = $1 AND environment = $2 AND status = $3 AND created_at < $4 \
+                 ORDER BY score ASC, id ASC LIMIT $5 OFFSET $6) ORDER BY score ASC, id ASC"
+            )
+        );
+        assert_eq!(&b.args[4..], &[Arg::Int(10), Arg::Int(20)]);
+    }
+
+    #[test]
+    fn every_filter_combination_is_numbered_in_order() {
+        let at = Timestamp::now();
+        for status in [None, Some(LeadStatus::New)] {
+            for source in [None, Some(LeadSource::Form)] {
+                for after in [None, Some(at)] {
+                    for before in [None, Some(at)] {
+                        let q = LeadListQuery {
+                            status,
+                            source,
+                            created_after: after,
+                            created_before: before,
+                            ..LeadListQuery::default()
+                        };
+                        let count = lead_count_sql("o", "live", &q);
+                        assert_numbered(&count);
+                        let dated = after.is_some() || before.is_some();
+                        assert_eq!(count.sql.contains("lead_counts"), !dated);
+                        assert_numbered(&lead_page_sql("o", "live", &q, page(1, 25)));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn search_patterns_choose_the_trigram_index_from_three_characters() {
+        let p = search_patterns("Say \"Hi\" 100%", SearchIndex::Fts5);
+        assert_eq!(p.needle, "say \"hi\" 100%");
+        assert_eq!(p.contains, "%say \"hi\" 100\\%%");
+        assert_eq!(p.prefix, "say \"hi\" 100\\%%");
+        assert_eq!(p.fts.as_deref(), Some("\"say \"\"hi\"\" 100%\""));
+        assert_eq!(search_patterns("ab", SearchIndex::Fts5).fts, None);
+        assert_eq!(
+            search_patterns("ÄÖ", SearchIndex::Fts5).fts,
+            None,
+            "characters, not bytes"
+        );
+        assert_eq!(
+            search_patterns("ÄÖü", SearchIndex::Fts5).fts.as_deref(),
+            Some("\"äöü\"")
+        );
+        assert_eq!(search_patterns("abc", SearchIndex::Like).fts, None);
+    }
+
+    #[test]
+    fn search_statements_are_numbered_in_order() {
+        for q in ["ab", "abc"] {
+            for index in [SearchIndex::Like, SearchIndex::Fts5] {
+                let p = search_patterns(q, index);
+                let count = search_count_sql("o", "live", &p);
+                let page_sql = search_page_sql("o", "live", &p, page(2, 5));
+                assert_numbered(&count);
+                assert_numbered(&page_sql);
+                let indexed = p.fts.is_some();
+                assert_eq!(count.sql.contains("leads_search MATCH"), indexed);
+                assert_eq!(page_sql.sql.contains("leads_search MATCH"), indexed);
+                assert_eq!(page_sql.args.last(), Some(&Arg::Int(5)));
+            }
+        }
+        let p = search_patterns("ab", SearchIndex::Like);
+        assert_eq!(
+            search_count_sql("o", "live", &p).sql,
+            "SELECT COUNT(*) FROM leads WHERE org_id = $1 AND environment = $2 \
+             AND (lower(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR email_norm LIKE $3 \
+             ESCAPE '\\' OR lower(COALESCE(company, '')) LIKE $3 ESCAPE '\\')"
+        );
+    }
+}

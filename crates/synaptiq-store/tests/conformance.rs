@@ -4,7 +4,7 @@
 //! cases run in parallel). A backend passes when every case passes on it.
 //!
 //! Layout: `harness` opens a fresh store per case and builds fixtures; `orgs_users_audit`,
-//! `keys`, `key_lifecycle`, `leads`, `lead_search` and `dashboard` hold the cases; the
+//! `keys`, `key_lifecycle`, `leads`, `lead_totals`, `lead_search` and `dashboard` hold the cases; the
 //! `suite!` list below names each case once and instantiates it for both backends.
 
 #![allow(
@@ -22,19 +22,31 @@ mod key_lifecycle;
 mod keys;
 #[path = "conformance/lead_search.rs"]
 mod lead_search;
+#[path = "conformance/lead_totals.rs"]
+mod lead_totals;
 #[path = "conformance/leads.rs"]
 mod leads;
 #[path = "conformance/orgs_users_audit.rs"]
 mod orgs_users_audit;
 
-/// Instantiates every case as `sqlite::<case>` and `postgres::<case>`.
+/// Instantiates every case as `sqlite::<case>` and `postgres::<case>`. The cases after
+/// `; raw:` also get a URL for a direct connection (`harness::Raw`).
 macro_rules! suite {
-    ($($module:ident :: $case:ident),* $(,)?) => {
+    (
+        $($module:ident :: $case:ident),* $(,)?;
+        raw: $($raw_module:ident :: $raw_case:ident),* $(,)?
+    ) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     crate::harness::on_sqlite(crate::$module::$case).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw_case() {
+                    crate::harness::on_sqlite_raw(crate::$raw_module::$raw_case).await;
                 }
             )*
         }
@@ -43,6 +55,12 @@ macro_rules! suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     crate::harness::on_postgres(crate::$module::$case).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $raw_case() {
+                    crate::harness::on_postgres_raw(crate::$raw_module::$raw_case).await;
                 }
             )*
         }
@@ -81,5 +99,11 @@ suite! {
     dashboard::users_are_found_by_email_and_listed,
     dashboard::sessions_live_until_they_expire_or_end,
     dashboard::usage_counters_add_up_and_are_scoped,
-    dashboard::concurrent_usage_flushes_lose_nothing,
+    dashboard::usage_batches_span_several_statements,
+    dashboard::concurrent_usage_flushes_lose_nothing;
+    raw:
+    lead_totals::totals_stay_exact_through_changes,
+    lead_totals::date_filtered_totals,
+    lead_totals::deep_pages_follow_the_offset_order,
+    lead_search::search_matches_the_plain_like_scan,
 }

@@ -204,24 +204,43 @@ async fn insert_leads(
     Ok(())
 }
 
-/// The statements explained by `--explain`. They mirror the text the server runs, from
-/// `crates/synaptiq-store/src/sql.rs` (`LEAD_FILTER`, `lead_order`, `SEARCH_MATCH`,
-/// `search_page_sql`, `find_by_hash_sql`) as of issue 7; if those change, update these.
-const LEAD_FILTER: &str = "org_id = $1 AND environment = $2 \
-    AND ($3 IS NULL OR status = $3) AND ($4 IS NULL OR source = $4) \
-    AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)";
+/// The statements explained by `--explain`. They mirror the text the server runs on SQLite,
+/// from `crates/synaptiq-store/src/sql.rs` (`lead_count_sql`, `lead_page_sql`,
+/// `search_count_sql`, `search_page_sql` with the FTS5 candidates, `find_by_hash_sql`) for a
+/// list without filters and a search of 3 or more characters; if those change, update these.
 const LEAD_COLUMNS: &str = "id, email, name, company, title, phone, status, score, \
     source, tags, custom_fields, first_seen_at, last_active_at, created_at, updated_at";
-const SEARCH_MATCH: &str = "org_id = $1 AND environment = $2 \
-    AND (lower(COALESCE(name, '')) LIKE $3 ESCAPE '\\' OR email_norm LIKE $3 ESCAPE '\\' \
-    OR lower(COALESCE(company, '')) LIKE $3 ESCAPE '\\')";
+/// `lead_page_sql` without filters, newest first: `$1` org, `$2` environment, `$3` limit,
+/// `$4` offset.
+const LEAD_PAGE: &str = "FROM leads WHERE id IN (SELECT id FROM leads \
+    WHERE org_id = $1 AND environment = $2 ORDER BY created_at DESC, id DESC \
+    LIMIT $3 OFFSET $4) ORDER BY created_at DESC, id DESC";
+/// `search_count_sql`'s condition: `$1` org, `$2` environment, `$3` FTS5 phrase, `$4`
+/// `%needle%`.
+const SEARCH_COUNT_MATCH: &str = "+org_id = $1 AND +environment = $2 \
+    AND rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH $3) \
+    AND (lower(COALESCE(name, '')) LIKE $4 ESCAPE '\\' OR email_norm LIKE $4 ESCAPE '\\' \
+    OR lower(COALESCE(company, '')) LIKE $4 ESCAPE '\\')";
+/// `search_page_sql`: `$1` needle, `$2` `needle%`, `$3` org, `$4` environment, `$5` FTS5
+/// phrase, `$6` `%needle%`, `$7` limit, `$8` offset.
+const SEARCH_PAGE: &str = "CASE WHEN email_norm = $1 THEN 3 \
+    WHEN lower(COALESCE(name, '')) LIKE $2 ESCAPE '\\' OR email_norm LIKE $2 ESCAPE '\\' \
+    OR lower(COALESCE(company, '')) LIKE $2 ESCAPE '\\' THEN 2 ELSE 1 END AS rank \
+    FROM leads WHERE +org_id = $3 AND +environment = $4 \
+    AND rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH $5) \
+    AND (lower(COALESCE(name, '')) LIKE $6 ESCAPE '\\' OR email_norm LIKE $6 ESCAPE '\\' \
+    OR lower(COALESCE(company, '')) LIKE $6 ESCAPE '\\') \
+    ORDER BY rank DESC, created_at DESC, id DESC LIMIT $7 OFFSET $8";
 
 /// One statement to explain: label, SQL, and how to bind it.
 enum Binds {
-    /// org, env, four NULL filters, then the extra integers (limit, offset).
+    /// org, env, then the extra integers (limit, offset).
     List(Vec<i64>),
-    /// org, env, `%needle%`, needle, `needle%`, then the extra integers (limit, offset).
-    Search(&'static str, Vec<i64>),
+    /// The search total for a needle: org, env, FTS5 phrase, `%needle%`.
+    SearchCount(&'static str),
+    /// A search page for a needle: needle, `needle%`, org, env, FTS5 phrase, `%needle%`,
+    /// then the extra integers (limit, offset).
+    SearchPage(&'static str, Vec<i64>),
     /// a 32-byte hash.
     Hash,
 }
@@ -242,39 +261,36 @@ async fn explain(data_dir: &Path) -> Result<()> {
     let deep = (n / 2).max(0);
     let statements: Vec<(String, String, Binds)> = vec![
         (
-            "list: total (COUNT)".into(),
-            format!("SELECT COUNT(*) FROM leads WHERE {LEAD_FILTER}"),
+            "list: total (maintained counters)".into(),
+            "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM lead_counts \
+             WHERE org_id = $1 AND environment = $2"
+                .into(),
             Binds::List(vec![]),
         ),
         (
             "list: page 1 (LIMIT 25)".into(),
-            format!("SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"),
+            format!("SELECT {LEAD_COLUMNS} {LEAD_PAGE}"),
             Binds::List(vec![25, 0]),
         ),
         (
             format!("list: deep page (OFFSET {deep})"),
-            format!("SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY created_at DESC, id DESC LIMIT $7 OFFSET $8"),
+            format!("SELECT {LEAD_COLUMNS} {LEAD_PAGE}"),
             Binds::List(vec![25, deep]),
         ),
         (
-            "count without the optional filters (for comparison)".into(),
+            "COUNT(*) of the leads (what the total used to cost)".into(),
             "SELECT COUNT(*) FROM leads WHERE org_id = $1 AND environment = $2".into(),
             Binds::List(vec![]),
         ),
         (
             "search: total (COUNT), q=lead4242".into(),
-            format!("SELECT COUNT(*) FROM leads WHERE {SEARCH_MATCH}"),
-            Binds::Search("lead4242", vec![]),
+            format!("SELECT COUNT(*) FROM leads WHERE {SEARCH_COUNT_MATCH}"),
+            Binds::SearchCount("lead4242"),
         ),
         (
             "search: page 1, q=lead4242".into(),
-            format!(
-                "SELECT {LEAD_COLUMNS}, CASE WHEN email_norm = $4 THEN 3 \
-                 WHEN lower(COALESCE(name, '')) LIKE $5 ESCAPE '\\' OR email_norm LIKE $5 ESCAPE '\\' \
-                 OR lower(COALESCE(company, '')) LIKE $5 ESCAPE '\\' THEN 2 ELSE 1 END AS rank \
-                 FROM leads WHERE {SEARCH_MATCH} ORDER BY rank DESC, created_at DESC, id DESC LIMIT $6 OFFSET $7"
-            ),
-            Binds::Search("lead4242", vec![25, 0]),
+            format!("SELECT {LEAD_COLUMNS}, {SEARCH_PAGE}"),
+            Binds::SearchPage("lead4242", vec![25, 0]),
         ),
         (
             "key lookup (find_by_hash)".into(),
@@ -297,20 +313,25 @@ async fn explain(data_dir: &Path) -> Result<()> {
                 match binds {
                     Binds::List(extra) => {
                         q = q.bind(org.clone()).bind(env.clone());
-                        for _ in 0..4 {
-                            q = q.bind(Option::<String>::None);
-                        }
                         for v in extra {
                             q = q.bind(*v);
                         }
                     }
-                    Binds::Search(needle, extra) => {
+                    Binds::SearchCount(needle) => {
                         q = q
                             .bind(org.clone())
                             .bind(env.clone())
-                            .bind(format!("%{needle}%"))
+                            .bind(format!("\"{needle}\""))
+                            .bind(format!("%{needle}%"));
+                    }
+                    Binds::SearchPage(needle, extra) => {
+                        q = q
                             .bind(needle.to_string())
-                            .bind(format!("{needle}%"));
+                            .bind(format!("{needle}%"))
+                            .bind(org.clone())
+                            .bind(env.clone())
+                            .bind(format!("\"{needle}\""))
+                            .bind(format!("%{needle}%"));
                         for v in extra {
                             q = q.bind(*v);
                         }

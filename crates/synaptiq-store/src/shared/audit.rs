@@ -30,7 +30,7 @@ macro_rules! impl_audit_store {
                         .bind(ev.key_id.as_ref().map(|k| k.as_str().to_owned()))
                         .bind(ev.ip)
                         .bind(Timestamp::now().millis())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await?;
                     Ok(())
                 }

@@ -15,8 +15,8 @@ macro_rules! impl_dashboard_store {
             use $crate::model::{NewSession, SessionHash, SessionRecord, UsageCount};
             use $crate::rows::{session_from_row, usage_from_row};
             use $crate::sql::{
-                DELETE_EXPIRED_SESSIONS, DELETE_SESSION, INSERT_SESSION, UPSERT_USAGE_COUNT,
-                USAGE_COUNTS, conflict_or, find_session_sql,
+                DELETE_EXPIRED_SESSIONS, DELETE_SESSION, INSERT_SESSION, USAGE_COUNTS, conflict_or,
+                find_session_sql,
             };
             use $crate::traits::{Result, SessionStore, StoreError, UsageStore};
 
@@ -35,7 +35,7 @@ macro_rules! impl_dashboard_store {
                         .bind(s.expires_at.millis())
                         .bind(s.ip)
                         .bind(s.user_agent)
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await
                         .map_err(|e| conflict_or(e, "session"))?;
                     Ok(())
@@ -59,7 +59,7 @@ macro_rules! impl_dashboard_store {
                 async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool> {
                     let done = sqlx::query(DELETE_SESSION)
                         .bind(id_hash.0.as_slice())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await?
                         .rows_affected();
                     Ok(done > 0)
@@ -68,7 +68,7 @@ macro_rules! impl_dashboard_store {
                 async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
                     Ok(sqlx::query(DELETE_EXPIRED_SESSIONS)
                         .bind(now.millis())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await?
                         .rows_affected())
                 }
@@ -84,19 +84,37 @@ macro_rules! impl_dashboard_store {
                     // never lock the same rows in opposite orders (PostgreSQL deadlocks).
                     let mut rows: Vec<&UsageCount> = batch.iter().collect();
                     rows.sort_by(|a, b| (&a.key_id, a.hour).cmp(&(&b.key_id, b.hour)));
-                    let mut tx = self.pool().begin().await?;
+                    // One statement per chunk, not per row (see `batch`); the same (key,
+                    // hour) twice in one statement would fail on PostgreSQL, so duplicates
+                    // are summed first.
+                    let mut merged: Vec<UsageCount> = Vec::with_capacity(rows.len());
                     for c in rows {
-                        sqlx::query(UPSERT_USAGE_COUNT)
-                            .bind(c.key_id.as_str())
-                            .bind(c.org_id.as_str())
-                            .bind(c.environment.as_str())
-                            .bind(c.hour.millis())
-                            .bind(signed(c.ok)?)
-                            .bind(signed(c.client_error)?)
-                            .bind(signed(c.rate_limited)?)
-                            .bind(signed(c.server_error)?)
-                            .execute(&mut *tx)
-                            .await?;
+                        match merged.last_mut() {
+                            Some(m) if m.key_id == c.key_id && m.hour == c.hour => {
+                                m.ok += c.ok;
+                                m.client_error += c.client_error;
+                                m.rate_limited += c.rate_limited;
+                                m.server_error += c.server_error;
+                            }
+                            _ => merged.push(c.clone()),
+                        }
+                    }
+                    let mut tx = self.writer().begin().await?;
+                    for chunk in merged.chunks($crate::batch::COUNTS_PER_STATEMENT) {
+                        let sql = $crate::batch::upsert_usage_counts_sql(chunk.len());
+                        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                        for c in chunk {
+                            q = q
+                                .bind(c.key_id.as_str())
+                                .bind(c.org_id.as_str())
+                                .bind(c.environment.as_str())
+                                .bind(c.hour.millis())
+                                .bind(signed(c.ok)?)
+                                .bind(signed(c.client_error)?)
+                                .bind(signed(c.rate_limited)?)
+                                .bind(signed(c.server_error)?);
+                        }
+                        q.execute(&mut *tx).await?;
                     }
                     tx.commit().await?;
                     Ok(())

@@ -20,9 +20,9 @@ macro_rules! impl_key_store {
             use $crate::model::{AuthRecord, KeyRecord, NewKey, RotateOutcome, UsageFact};
             use $crate::rows::{auth_from_row, corrupt, inserted, key_from_row};
             use $crate::sql::{
-                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, RECORD_USAGE, conflict_or, count,
-                fetch_key_sql, find_by_hash_sql, key_list_filter, limit_offset, mark_exposed_sql,
-                revoke_sql, rotate_old_sql, update_key_sql,
+                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, conflict_or, count, fetch_key_sql,
+                find_by_hash_sql, key_list_filter, limit_offset, mark_exposed_sql, revoke_sql,
+                rotate_old_sql, update_key_sql,
             };
             use $crate::traits::{KeyStore, Result};
 
@@ -77,7 +77,7 @@ macro_rules! impl_key_store {
             #[async_trait]
             impl KeyStore for $store {
                 async fn insert_key(&self, key: NewKey) -> Result<KeyRecord> {
-                    let mut conn = self.pool().acquire().await?;
+                    let mut conn = self.writer().acquire().await?;
                     insert_key_in(&mut conn, key, Timestamp::now()).await
                 }
 
@@ -143,7 +143,7 @@ macro_rules! impl_key_store {
                     id: &KeyId,
                     now: Timestamp,
                 ) -> Result<Option<KeyRecord>> {
-                    let mut tx = self.pool().begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let Some(row) = sqlx::query(AssertSqlSafe(revoke_sql()))
                         .bind(now.millis())
                         .bind(org.as_str())
@@ -220,7 +220,7 @@ macro_rules! impl_key_store {
                         .map(serde_json::to_string)
                         .transpose()
                         .map_err(|_| corrupt("allowed_ips"))?;
-                    let mut tx = self.pool().begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let Some(row) = sqlx::query(AssertSqlSafe(update_key_sql()))
                         .bind(name)
                         .bind(ips)
@@ -246,7 +246,7 @@ macro_rules! impl_key_store {
                     id: &KeyId,
                     now: Timestamp,
                 ) -> Result<bool> {
-                    let mut tx = self.pool().begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let changed = sqlx::query(DELETE_KEY)
                         .bind(now.millis())
                         .bind(org.as_str())
@@ -267,7 +267,7 @@ macro_rules! impl_key_store {
                 async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>> {
                     let rows = sqlx::query(AssertSqlSafe(Self::sweep_expired_sql()))
                         .bind(now.millis())
-                        .fetch_all(self.pool())
+                        .fetch_all(self.writer())
                         .await?;
                     rows.iter().map(key_from_row).collect()
                 }
@@ -282,15 +282,30 @@ macro_rules! impl_key_store {
                     // the same as in batch order; SQLite's single writer needs no order.
                     let mut facts: Vec<&UsageFact> = batch.iter().collect();
                     facts.sort_by(|a, b| a.key_id.as_str().cmp(b.key_id.as_str()));
-                    let mut tx = self.pool().begin().await?;
-                    for fact in facts {
-                        sqlx::query(RECORD_USAGE)
-                            .bind(fact.at.millis())
-                            .bind(&fact.ip)
-                            .bind(fact.user_agent.as_deref())
-                            .bind(fact.key_id.as_str())
-                            .execute(&mut *tx)
-                            .await?;
+                    // One statement per chunk, not per key (see `batch`). One fact per key in
+                    // a statement (a row joined twice gets an unpredictable one): the newest,
+                    // and of equally new ones the first — what applying them in order gave.
+                    facts.dedup_by(|later, kept| {
+                        if later.key_id != kept.key_id {
+                            return false;
+                        }
+                        if later.at > kept.at {
+                            *kept = *later;
+                        }
+                        true
+                    });
+                    let mut tx = self.writer().begin().await?;
+                    for chunk in facts.chunks($crate::batch::FACTS_PER_STATEMENT) {
+                        let sql = $crate::batch::record_usage_sql(chunk.len());
+                        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                        for fact in chunk {
+                            q = q
+                                .bind(fact.at.millis())
+                                .bind(&fact.ip)
+                                .bind(fact.user_agent.as_deref())
+                                .bind(fact.key_id.as_str());
+                        }
+                        q.execute(&mut *tx).await?;
                     }
                     tx.commit().await?;
                     Ok(())
@@ -320,7 +335,7 @@ macro_rules! impl_key_store {
                     sqlx::query(AssertSqlSafe(mark_exposed_sql()))
                         .bind(now.millis())
                         .bind(&hash.0[..])
-                        .fetch_optional(self.pool())
+                        .fetch_optional(self.writer())
                         .await?
                         .as_ref()
                         .map(key_from_row)

@@ -10,16 +10,14 @@ macro_rules! impl_lead_store {
             use sqlx::AssertSqlSafe;
             use synaptiq_core::ids::{LeadId, OrgId};
             use synaptiq_core::scope::Environment;
-            use synaptiq_types::leads::{
-                CreateLead, Lead, LeadListQuery, LeadSource, LeadStatus, UpdateLead,
-            };
+            use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, UpdateLead};
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
             use $crate::rows::{apply_patch, lead_from_row, new_lead};
             use $crate::sql::{
-                DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, LEAD_COLUMNS, LEAD_FILTER, SEARCH_MATCH,
-                UPDATE_LEAD, conflict_or, count, fetch_lead_sql, json, lead_order, limit_offset,
+                Arg, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, conflict_or, count,
+                fetch_lead_sql, json, lead_count_sql, lead_page_sql, search_count_sql,
                 search_page_sql, search_patterns,
             };
             use $crate::traits::{LeadStore, Result, StoreError};
@@ -78,7 +76,7 @@ macro_rules! impl_lead_store {
                         .bind(now.millis())
                         .bind(now.millis())
                         .bind(now.millis())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await;
                     match res {
                         Ok(_) => Ok(lead),
@@ -110,38 +108,26 @@ macro_rules! impl_lead_store {
                     q: &LeadListQuery,
                     page: PageRequest,
                 ) -> Result<(Vec<Lead>, u64)> {
-                    let status = q.status.map(LeadStatus::as_str);
-                    let source = q.source.map(LeadSource::as_str);
-                    let after = q.created_after.map(Timestamp::millis);
-                    let before = q.created_before.map(Timestamp::millis);
-                    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM leads WHERE {LEAD_FILTER}"
-                    )))
-                    .bind(org.as_str())
-                    .bind(env.as_str())
-                    .bind(status)
-                    .bind(source)
-                    .bind(after)
-                    .bind(before)
-                    .fetch_one(self.pool())
-                    .await?;
-                    let (limit, offset) = limit_offset(page);
-                    let sql = format!(
-                        "SELECT {LEAD_COLUMNS} FROM leads WHERE {LEAD_FILTER} ORDER BY {} \
-                         LIMIT $7 OFFSET $8",
-                        lead_order(q)
-                    );
-                    let rows = sqlx::query(AssertSqlSafe(sql))
-                        .bind(org.as_str())
-                        .bind(env.as_str())
-                        .bind(status)
-                        .bind(source)
-                        .bind(after)
-                        .bind(before)
-                        .bind(limit)
-                        .bind(offset)
-                        .fetch_all(self.pool())
-                        .await?;
+                    // Both statements hold only the conditions `q` has (see `lead_count_sql`
+                    // and `lead_page_sql`); their arguments are bound in placeholder order.
+                    let built = lead_count_sql(org.as_str(), env.as_str(), q);
+                    let mut count_query = sqlx::query_scalar(AssertSqlSafe(built.sql));
+                    for arg in &built.args {
+                        count_query = match *arg {
+                            Arg::Text(v) => count_query.bind(v),
+                            Arg::Int(v) => count_query.bind(v),
+                        };
+                    }
+                    let total: i64 = count_query.fetch_one(self.pool()).await?;
+                    let built = lead_page_sql(org.as_str(), env.as_str(), q, page);
+                    let mut page_query = sqlx::query(AssertSqlSafe(built.sql));
+                    for arg in &built.args {
+                        page_query = match *arg {
+                            Arg::Text(v) => page_query.bind(v),
+                            Arg::Int(v) => page_query.bind(v),
+                        };
+                    }
+                    let rows = page_query.fetch_all(self.pool()).await?;
                     let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
                     Ok((leads, count(total)))
                 }
@@ -153,26 +139,29 @@ macro_rules! impl_lead_store {
                     q: &str,
                     page: PageRequest,
                 ) -> Result<(Vec<Lead>, u64)> {
-                    let (needle, contains, prefix) = search_patterns(q);
-                    let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM leads WHERE {SEARCH_MATCH}"
-                    )))
-                    .bind(org.as_str())
-                    .bind(env.as_str())
-                    .bind(&contains)
-                    .fetch_one(self.pool())
-                    .await?;
-                    let (limit, offset) = limit_offset(page);
-                    let rows = sqlx::query(AssertSqlSafe(search_page_sql()))
-                        .bind(org.as_str())
-                        .bind(env.as_str())
-                        .bind(&contains)
-                        .bind(&needle)
-                        .bind(&prefix)
-                        .bind(limit)
-                        .bind(offset)
-                        .fetch_all(self.pool())
-                        .await?;
+                    // Not kept prepared: planned for each needle. A cached generic plan (which
+                    // PostgreSQL adopts after a few runs) cannot tell a short needle, best
+                    // scanned, from a long one, best looked up in the trigram indexes.
+                    let patterns = search_patterns(q, Self::SEARCH_INDEX);
+                    let built = search_count_sql(org.as_str(), env.as_str(), &patterns);
+                    let mut count_query =
+                        sqlx::query_scalar(AssertSqlSafe(built.sql)).persistent(false);
+                    for arg in &built.args {
+                        count_query = match *arg {
+                            Arg::Text(v) => count_query.bind(v),
+                            Arg::Int(v) => count_query.bind(v),
+                        };
+                    }
+                    let total: i64 = count_query.fetch_one(self.pool()).await?;
+                    let built = search_page_sql(org.as_str(), env.as_str(), &patterns, page);
+                    let mut page_query = sqlx::query(AssertSqlSafe(built.sql)).persistent(false);
+                    for arg in &built.args {
+                        page_query = match *arg {
+                            Arg::Text(v) => page_query.bind(v),
+                            Arg::Int(v) => page_query.bind(v),
+                        };
+                    }
+                    let rows = page_query.fetch_all(self.pool()).await?;
                     let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
                     Ok((leads, count(total)))
                 }
@@ -236,7 +225,7 @@ macro_rules! impl_lead_store {
                         .bind(org.as_str())
                         .bind(env.as_str())
                         .bind(id.as_str())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await?
                         .rows_affected()
                         == 1)

@@ -8,7 +8,9 @@
 //!
 //! What differs between the backends stays in their own module, as inherent hooks the
 //! expanded code calls:
-//! - `fn pool(&self) -> &Pool<DB>`;
+//! - `fn pool(&self) -> &Pool<DB>` for reads and `fn writer(&self) -> &Pool<DB>` for every
+//!   statement that writes (SQLite: one connection, so writers queue instead of sleeping in
+//!   the busy handler; PostgreSQL: the same pool);
 //! - `async fn begin_write(&self) -> Result<Transaction<'static, DB>>`: a transaction for a
 //!   read-then-write (SQLite: `BEGIN IMMEDIATE`, taking the database write lock at once;
 //!   PostgreSQL: a plain `BEGIN`, the reads lock their rows instead);
@@ -16,6 +18,8 @@
 //!   is rolled back only when its connection is next used, holding its row locks until then.
 //! - `const LOCK_ROW: &str`: appended to a read inside `begin_write` (`""` or `" FOR UPDATE"`);
 //! - `const LOCK_HELD: &str`: names that lock in an error message;
+//! - `const SEARCH_INDEX: SearchIndex`: how a lead search of 3 or more characters finds its
+//!   candidates (SQLite: an FTS5 trigram table; PostgreSQL: `pg_trgm` indexes);
 //! - `fn sweep_expired_sql() -> String`: the expiry sweep (PostgreSQL skips locked rows);
 //! - `const BACKEND: &str` and `static MIGRATOR`: the backend's name and its migrations.
 //!
@@ -66,7 +70,7 @@ macro_rules! impl_store {
             impl Store for $store {
                 async fn migrate(&self) -> Result<()> {
                     $migrator
-                        .run(self.pool())
+                        .run(self.writer())
                         .await
                         .map_err(|e| StoreError::Internal(format!("migration failed: {e}")))
                 }
@@ -78,6 +82,7 @@ macro_rules! impl_store {
 
                 async fn close(&self) {
                     self.pool().close().await;
+                    self.writer().close().await;
                 }
 
                 fn backend(&self) -> &'static str {

@@ -33,7 +33,7 @@ macro_rules! impl_org_user_store {
                         .bind(&rec.name)
                         .bind(plan.as_str())
                         .bind(rec.created_at.millis())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await?;
                     Ok(rec)
                 }
@@ -61,7 +61,7 @@ macro_rules! impl_org_user_store {
                 }
 
                 async fn set_plan(&self, id: &OrgId, plan: Plan) -> Result<bool> {
-                    let mut tx = self.pool().begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(SET_PLAN)
                         .bind(plan.as_str())
                         .bind(id.as_str())
@@ -99,7 +99,7 @@ macro_rules! impl_org_user_store {
                         .bind(role.as_str())
                         .bind(password_hash)
                         .bind(rec.created_at.millis())
-                        .execute(self.pool())
+                        .execute(self.writer())
                         .await
                         .map_err(|e| conflict_or(e, "email"))?;
                     Ok(rec)

@@ -252,3 +252,72 @@ pub async fn concurrent_usage_flushes_lose_nothing(store: Arc<dyn Store>) {
         );
     }
 }
+
+/// A flush larger than one multi-row statement (facts: 500 rows, counters: 250), with the same
+/// key twice in one batch: every row lands once, duplicates are merged.
+pub async fn usage_batches_span_several_statements(store: Arc<dyn Store>) {
+    use synaptiq_store::UsageFact;
+    let a = org(&store, "Acme").await;
+    let mut keys = Vec::new();
+    for i in 0..620 {
+        keys.push(key(&store, &a, Live, &format!("k{i}"), None).await.id);
+    }
+    let mut facts: Vec<UsageFact> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| UsageFact {
+            key_id: k.clone(),
+            at: Timestamp(10_000 + i as i64),
+            ip: format!("192.0.2.{}", i % 250),
+            user_agent: Some(format!("agent/{i}")),
+        })
+        .collect();
+    // The same key again, newer, and once more, older: the newest wins.
+    let newer = UsageFact {
+        at: Timestamp(99_999),
+        ip: "198.51.100.1".into(),
+        ..facts[7].clone()
+    };
+    let older = UsageFact {
+        at: Timestamp(1),
+        ..facts[7].clone()
+    };
+    facts.push(newer);
+    facts.push(older);
+    store.record_usage(&facts).await.expect("facts");
+    for (i, k) in keys.iter().enumerate() {
+        let got = store
+            .get_key(&a, Live, k)
+            .await
+            .expect("get")
+            .expect("exists");
+        if i == 7 {
+            assert_eq!(got.last_used_at, Some(Timestamp(99_999)));
+            assert_eq!(got.last_used_ip.as_deref(), Some("198.51.100.1"));
+        } else {
+            assert_eq!(
+                got.last_used_at,
+                Some(Timestamp(10_000 + i as i64)),
+                "key {i}"
+            );
+            assert_eq!(got.last_used_user_agent, Some(format!("agent/{i}")));
+        }
+    }
+    let mut counts: Vec<UsageCount> = keys.iter().map(|k| count(k, &a, Live, 5, 1)).collect();
+    counts.push(count(&keys[3], &a, Live, 5, 10));
+    store.record_usage_counts(&counts).await.expect("counts");
+    store
+        .record_usage_counts(&counts)
+        .await
+        .expect("counts again");
+    let got = store
+        .usage_counts(&a, Live, Timestamp(0))
+        .await
+        .expect("read");
+    assert_eq!(got.len(), keys.len());
+    for c in &got {
+        let n = if c.key_id == keys[3] { 22 } else { 2 };
+        assert_eq!(c.ok, n, "{}", c.key_id);
+        assert_eq!(c.server_error, 4 * n);
+    }
+}

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::sync::{Arc, Once};
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 use synaptiq_core::hash::KeyHash;
 use synaptiq_core::ids::{LeadId, OrgId};
 use synaptiq_core::plan::Plan;
@@ -24,20 +24,40 @@ where
     F: FnOnce(Arc<dyn Store>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    on_sqlite_raw(|store, _| case(store)).await;
+}
+
+/// Runs `case` on PostgreSQL in a schema of its own (see [`on_postgres_raw`]).
+pub async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    on_postgres_raw(|store, _| case(store)).await;
+}
+
+/// Runs `case` on a migrated SQLite database in a temporary directory; `case` also gets a URL
+/// for [`Raw::connect`].
+pub async fn on_sqlite_raw<F, Fut>(case: F)
+where
+    F: FnOnce(Arc<dyn Store>, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("conformance.db").display());
     let store = synaptiq_store::open(&url).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     assert_eq!(store.backend(), "sqlite");
-    case(store.clone()).await;
+    case(store.clone(), url).await;
     store.close().await;
 }
 
 /// Runs `case` on PostgreSQL in a schema of its own (created here, dropped afterwards even
 /// when the case fails); a notice, once per test binary, when no server is configured.
-pub async fn on_postgres<F, Fut>(case: F)
+/// `case` also gets a URL for [`Raw::connect`].
+pub async fn on_postgres_raw<F, Fut>(case: F)
 where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
+    F: FnOnce(Arc<dyn Store>, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Ok(base) = std::env::var(PG_VAR) else {
@@ -55,6 +75,15 @@ where
     let mut admin = PgConnection::connect(&base)
         .await
         .unwrap_or_else(|e| panic!("{PG_VAR} is set but the server is unreachable: {e}"));
+    // pg_trgm (migration 0004) once per database, in `public`: if a case's migration created
+    // it, it would land in that case's schema and be dropped with it, under the other cases.
+    admin
+        .execute(
+            "BEGIN; SELECT pg_advisory_xact_lock(7253); \
+             CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public; COMMIT;",
+        )
+        .await
+        .expect("create pg_trgm");
     // The schema name is generated here (lower-case ULID), never taken from input.
     admin
         .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
@@ -62,12 +91,12 @@ where
         .expect("create schema");
     // Few connections per case, so parallel cases stay under the server's connection limit.
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url =
-        format!("{base}{sep}options[search_path]={schema}&max_connections=5&acquire_timeout=10");
+    let raw_url = format!("{base}{sep}options[search_path]={schema}");
+    let url = format!("{raw_url}&max_connections=5&acquire_timeout=10");
     let store = synaptiq_store::open(&url).await.expect("open postgres");
     assert_eq!(store.backend(), "postgres");
     store.migrate().await.expect("migrate postgres");
-    let outcome = tokio::spawn(case(store.clone())).await;
+    let outcome = tokio::spawn(case(store.clone(), raw_url)).await;
     store.close().await;
     admin
         .execute(AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
@@ -177,4 +206,93 @@ pub async fn create(
 /// A lead's typed id.
 pub fn lead_id(lead: &Lead) -> LeadId {
     LeadId::parse(&lead.id).expect("lead id")
+}
+
+/// A value bound by [`Raw`].
+#[derive(Debug, Clone, Copy)]
+pub enum RawArg<'a> {
+    /// Text.
+    T(&'a str),
+    /// An integer.
+    I(i64),
+}
+
+/// A direct connection to a case's database, for what the store's API cannot do or say
+/// (deleting an organization, changing a lead's source, counting rows with plain SQL).
+pub enum Raw {
+    /// SQLite (foreign keys on, as the store has them).
+    Sqlite(SqliteConnection),
+    /// PostgreSQL, in the case's schema.
+    Pg(PgConnection),
+}
+
+macro_rules! raw_bind {
+    ($sql:expr, $args:expr) => {{
+        let mut q = sqlx::query(AssertSqlSafe($sql.to_owned()));
+        for a in $args {
+            q = match *a {
+                RawArg::T(s) => q.bind(s.to_owned()),
+                RawArg::I(i) => q.bind(i),
+            };
+        }
+        q
+    }};
+}
+
+impl Raw {
+    /// Connects to a URL from `on_sqlite_raw` or `on_postgres_raw`.
+    pub async fn connect(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            Self::Sqlite(SqliteConnection::connect(url).await.expect("raw sqlite"))
+        } else {
+            Self::Pg(PgConnection::connect(url).await.expect("raw postgres"))
+        }
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    pub async fn exec(&mut self, sql: &str, args: &[RawArg<'_>]) -> u64 {
+        match self {
+            Self::Sqlite(c) => raw_bind!(sql, args)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()),
+            Self::Pg(c) => raw_bind!(sql, args)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column of every row, as text.
+    pub async fn texts(&mut self, sql: &str, args: &[RawArg<'_>]) -> Vec<String> {
+        use sqlx::Row as _;
+        match self {
+            Self::Sqlite(c) => raw_bind!(sql, args)
+                .fetch_all(&mut *c)
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<String, _>(0)).collect()),
+            Self::Pg(c) => raw_bind!(sql, args)
+                .fetch_all(&mut *c)
+                .await
+                .map(|rows| rows.iter().map(|r| r.get::<String, _>(0)).collect()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A single BIGINT (a `COUNT(*)`).
+    pub async fn count(&mut self, sql: &str, args: &[RawArg<'_>]) -> i64 {
+        use sqlx::Row as _;
+        match self {
+            Self::Sqlite(c) => raw_bind!(sql, args)
+                .fetch_one(&mut *c)
+                .await
+                .map(|r| r.get::<i64, _>(0)),
+            Self::Pg(c) => raw_bind!(sql, args)
+                .fetch_one(&mut *c)
+                .await
+                .map(|r| r.get::<i64, _>(0)),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }

@@ -1,0 +1,383 @@
+//! Lead list totals and pages against plain SQL: totals stay exact through every change
+//! (maintained counters), date-filtered totals, deep pages in the plain `OFFSET` order.
+
+use std::sync::Arc;
+
+use synaptiq_core::ids::OrgId;
+use synaptiq_core::scope::Environment::{self, Live, Test};
+use synaptiq_store::Store;
+use synaptiq_types::leads::{
+    CreateLead, Lead, LeadListQuery, LeadSortBy, LeadSource, LeadStatus, SortOrder, UpdateLead,
+};
+use synaptiq_types::time::Timestamp;
+
+use crate::harness::{Raw, RawArg, create, lead_id as id, minimal, org, page, tick};
+
+const STATUSES: [LeadStatus; 5] = [
+    LeadStatus::New,
+    LeadStatus::Qualified,
+    LeadStatus::Contacted,
+    LeadStatus::Converted,
+    LeadStatus::Lost,
+];
+const SOURCES: [LeadSource; 4] = [
+    LeadSource::Chat,
+    LeadSource::Api,
+    LeadSource::Import,
+    LeadSource::Form,
+];
+
+/// Every (status, source) filter combination, absent ones included.
+fn combinations() -> Vec<(Option<LeadStatus>, Option<LeadSource>)> {
+    let statuses = std::iter::once(None).chain(STATUSES.into_iter().map(Some));
+    statuses
+        .flat_map(|st| {
+            std::iter::once(None)
+                .chain(SOURCES.into_iter().map(Some))
+                .map(move |so| (st, so))
+        })
+        .collect()
+}
+
+/// Asserts that every filter combination's total equals a plain `COUNT(*)`.
+async fn assert_totals(store: &Arc<dyn Store>, raw: &mut Raw, org: &OrgId, env: Environment) {
+    for (status, source) in combinations() {
+        let q = LeadListQuery {
+            status,
+            source,
+            ..LeadListQuery::default()
+        };
+        let (_, total) = store
+            .list_leads(org, env, &q, page(1, 1))
+            .await
+            .expect("list");
+        let expected = raw
+            .count(
+                "SELECT COUNT(*) FROM leads WHERE org_id = $1 AND environment = $2 \
+                 AND ($3 = '' OR status = $3) AND ($4 = '' OR source = $4)",
+                &[
+                    RawArg::T(org.as_str()),
+                    RawArg::T(env.as_str()),
+                    RawArg::T(status.map_or("", LeadStatus::as_str)),
+                    RawArg::T(source.map_or("", LeadSource::as_str)),
+                ],
+            )
+            .await;
+        assert_eq!(
+            i64::try_from(total).expect("total"),
+            expected,
+            "total of {org}/{env:?} status {status:?} source {source:?}"
+        );
+    }
+}
+
+fn with_status(email: &str, status: LeadStatus) -> CreateLead {
+    CreateLead {
+        status: Some(status),
+        ..minimal(email)
+    }
+}
+
+async fn set_source(raw: &mut Raw, lead: &Lead, source: LeadSource) {
+    raw.exec(
+        "UPDATE leads SET source = $1 WHERE id = $2",
+        &[RawArg::T(source.as_str()), RawArg::T(&lead.id)],
+    )
+    .await;
+}
+
+pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: String) {
+    let mut raw = Raw::connect(&url).await;
+    let a = org(&store, "Acme").await;
+    let b = org(&store, "Globex").await;
+    assert_totals(&store, &mut raw, &a, Live).await;
+    let mut leads = Vec::new();
+    for i in 0..14 {
+        let new = with_status(&format!("l{i}@x.io"), STATUSES[i % 5]);
+        leads.push(create(&store, &a, Live, new).await);
+    }
+    for i in 0..3 {
+        create(&store, &a, Test, minimal(&format!("t{i}@x.io"))).await;
+    }
+    let mut other = Vec::new();
+    for (i, status) in STATUSES.into_iter().take(4).enumerate() {
+        let new = with_status(&format!("o{i}@x.io"), status);
+        other.push(create(&store, &b, Live, new).await);
+    }
+    // A refused duplicate changes nothing.
+    assert!(
+        store
+            .create_lead(&a, Live, &minimal("L0@x.io"))
+            .await
+            .is_err()
+    );
+    assert_totals(&store, &mut raw, &a, Live).await;
+    assert_totals(&store, &mut raw, &a, Test).await;
+    assert_totals(&store, &mut raw, &b, Live).await;
+
+    // Sources (the API sets `api`; anything else is a direct change).
+    for (i, lead) in leads.iter().enumerate() {
+        set_source(&mut raw, lead, SOURCES[i % 4]).await;
+    }
+    set_source(&mut raw, &other[0], LeadSource::Form).await;
+    assert_totals(&store, &mut raw, &a, Live).await;
+    assert_totals(&store, &mut raw, &b, Live).await;
+
+    // Status changes through the store, a patch that keeps the status, a failed patch.
+    for (i, lead) in leads.iter().enumerate().take(6) {
+        let patch = UpdateLead {
+            status: Some(STATUSES[(i + 2) % 5]),
+            ..UpdateLead::default()
+        };
+        store
+            .update_lead(&a, Live, &id(lead), &patch)
+            .await
+            .expect("update")
+            .expect("exists");
+    }
+    let same = UpdateLead {
+        status: Some(STATUSES[(6 + 2) % 5]),
+        name: Some(Some("Renamed".to_owned())),
+        ..UpdateLead::default()
+    };
+    store
+        .update_lead(&a, Live, &id(&leads[8]), &same)
+        .await
+        .expect("update")
+        .expect("exists");
+    let conflicting = UpdateLead {
+        email: Some("l13@x.io".to_owned()),
+        status: Some(LeadStatus::Lost),
+        ..UpdateLead::default()
+    };
+    assert!(
+        store
+            .update_lead(&a, Live, &id(&leads[0]), &conflicting)
+            .await
+            .is_err()
+    );
+    assert_totals(&store, &mut raw, &a, Live).await;
+
+    // Status and source at once, and many rows in one statement.
+    raw.exec(
+        "UPDATE leads SET status = 'converted', source = 'import' WHERE id = $1",
+        &[RawArg::T(&leads[1].id)],
+    )
+    .await;
+    let moved = raw
+        .exec(
+            "UPDATE leads SET status = 'lost' WHERE org_id = $1 AND environment = 'live' \
+             AND status IN ('new', 'qualified')",
+            &[RawArg::T(a.as_str())],
+        )
+        .await;
+    assert!(moved > 1, "{moved} leads moved");
+    assert_totals(&store, &mut raw, &a, Live).await;
+
+    // Deletions: one through the store, several in one statement.
+    assert!(
+        store
+            .delete_lead(&a, Live, &id(&leads[2]))
+            .await
+            .expect("delete")
+    );
+    assert!(
+        !store
+            .delete_lead(&a, Live, &id(&leads[2]))
+            .await
+            .expect("delete again")
+    );
+    let gone = raw
+        .exec(
+            "DELETE FROM leads WHERE org_id = $1 AND environment = 'live' AND source = 'chat'",
+            &[RawArg::T(a.as_str())],
+        )
+        .await;
+    assert!(gone > 1, "{gone} leads deleted");
+    assert_totals(&store, &mut raw, &a, Live).await;
+    assert_totals(&store, &mut raw, &a, Test).await;
+
+    // Deleting an organization takes its leads and counters, and nobody else's.
+    raw.exec(
+        "DELETE FROM organizations WHERE id = $1",
+        &[RawArg::T(b.as_str())],
+    )
+    .await;
+    for table in ["leads", "lead_counts"] {
+        let left = raw
+            .count(
+                &format!("SELECT COUNT(*) FROM {table} WHERE org_id = $1"),
+                &[RawArg::T(b.as_str())],
+            )
+            .await;
+        assert_eq!(left, 0, "{table} of the deleted organization");
+    }
+    assert_totals(&store, &mut raw, &a, Live).await;
+    assert_totals(&store, &mut raw, &a, Test).await;
+    assert_totals(&store, &mut raw, &b, Live).await;
+
+    // Counters emptied to zero keep working.
+    raw.exec(
+        "DELETE FROM leads WHERE org_id = $1",
+        &[RawArg::T(a.as_str())],
+    )
+    .await;
+    assert_totals(&store, &mut raw, &a, Live).await;
+    create(&store, &a, Live, minimal("again@x.io")).await;
+    assert_totals(&store, &mut raw, &a, Live).await;
+}
+
+/// Ids of a plain list query: `extra` conditions use `$3`, `$4`, … from `args`.
+async fn reference_ids(
+    raw: &mut Raw,
+    org: &OrgId,
+    extra: &str,
+    args: &[RawArg<'_>],
+    order: &str,
+) -> Vec<String> {
+    let mut all = vec![RawArg::T(org.as_str()), RawArg::T("live")];
+    all.extend_from_slice(args);
+    raw.texts(
+        &format!(
+            "SELECT id FROM leads WHERE org_id = $1 AND environment = $2 {extra} ORDER BY {order}"
+        ),
+        &all,
+    )
+    .await
+}
+
+pub async fn date_filtered_totals(store: Arc<dyn Store>, url: String) {
+    let mut raw = Raw::connect(&url).await;
+    let a = org(&store, "Acme").await;
+    let mut marks = Vec::new();
+    for i in 0..8 {
+        marks.push(Timestamp::now());
+        tick().await;
+        create(
+            &store,
+            &a,
+            Live,
+            with_status(&format!("d{i}@x.io"), STATUSES[i % 2]),
+        )
+        .await;
+        create(&store, &a, Test, minimal(&format!("d{i}@x.io"))).await;
+        tick().await;
+    }
+    marks.push(Timestamp::now());
+    for (after, before) in [
+        (Some(2), None),
+        (None, Some(5)),
+        (Some(1), Some(6)),
+        (Some(4), Some(4)),
+        (Some(0), Some(8)),
+        (Some(8), None),
+    ] {
+        for status in [None, Some(LeadStatus::New), Some(LeadStatus::Qualified)] {
+            let q = LeadListQuery {
+                status,
+                created_after: after.map(|i: usize| marks[i]),
+                created_before: before.map(|i: usize| marks[i]),
+                ..LeadListQuery::default()
+            };
+            let (leads, total) = store
+                .list_leads(&a, Live, &q, page(1, 100))
+                .await
+                .expect("list");
+            let expected = reference_ids(
+                &mut raw,
+                &a,
+                "AND ($3 = '' OR status = $3) AND created_at >= $4 AND created_at < $5",
+                &[
+                    RawArg::T(status.map_or("", LeadStatus::as_str)),
+                    RawArg::I(after.map_or(i64::MIN, |i| marks[i].millis())),
+                    RawArg::I(before.map_or(i64::MAX, |i| marks[i].millis())),
+                ],
+                "created_at DESC, id DESC",
+            )
+            .await;
+            let got: Vec<String> = leads.into_iter().map(|l| l.id).collect();
+            assert_eq!(got, expected, "{after:?}..{before:?} {status:?}");
+            assert_eq!(
+                total,
+                expected.len() as u64,
+                "{after:?}..{before:?} {status:?}"
+            );
+        }
+    }
+}
+
+pub async fn deep_pages_follow_the_offset_order(store: Arc<dyn Store>, url: String) {
+    let mut raw = Raw::connect(&url).await;
+    let a = org(&store, "Acme").await;
+    let mut leads = Vec::new();
+    // Few distinct scores and creations in bursts, so ties on the sort column are common
+    // and the id decides.
+    for i in 0..31u8 {
+        let new = CreateLead {
+            status: Some(STATUSES[usize::from(i) % 3]),
+            score: Some((i % 3) * 5),
+            ..minimal(&format!("p{i}@x.io"))
+        };
+        leads.push(create(&store, &a, Live, new).await);
+        if i % 4 == 0 {
+            tick().await;
+        }
+    }
+    create(&store, &a, Test, minimal("p0@x.io")).await;
+    for lead in leads.iter().step_by(3) {
+        let patch = UpdateLead {
+            score: Some(5),
+            ..UpdateLead::default()
+        };
+        store
+            .update_lead(&a, Live, &id(lead), &patch)
+            .await
+            .expect("update")
+            .expect("exists");
+    }
+    let middle = leads[12].created_at;
+    for (sort_by, column) in [
+        (LeadSortBy::CreatedAt, "created_at"),
+        (LeadSortBy::UpdatedAt, "updated_at"),
+        (LeadSortBy::Score, "score"),
+    ] {
+        for (order, dir) in [(SortOrder::Asc, "ASC"), (SortOrder::Desc, "DESC")] {
+            for (status, after) in [
+                (None, None),
+                (Some(LeadStatus::New), None),
+                (None, Some(middle)),
+                (Some(LeadStatus::Qualified), Some(middle)),
+            ] {
+                let q = LeadListQuery {
+                    status,
+                    created_after: after,
+                    sort_by: Some(sort_by),
+                    sort_order: Some(order),
+                    ..LeadListQuery::default()
+                };
+                let expected = reference_ids(
+                    &mut raw,
+                    &a,
+                    "AND ($3 = '' OR status = $3) AND created_at >= $4",
+                    &[
+                        RawArg::T(status.map_or("", LeadStatus::as_str)),
+                        RawArg::I(after.map_or(i64::MIN, Timestamp::millis)),
+                    ],
+                    &format!("{column} {dir}, id {dir}"),
+                )
+                .await;
+                let mut got = Vec::new();
+                for p in 1..=9 {
+                    let (leads, total) = store
+                        .list_leads(&a, Live, &q, page(p, 4))
+                        .await
+                        .expect("page");
+                    assert_eq!(total, expected.len() as u64);
+                    assert!(leads.len() <= 4);
+                    got.extend(leads.into_iter().map(|l| l.id));
+                }
+                assert_eq!(got, expected, "{column} {dir} {status:?} {after:?}");
+            }
+        }
+    }
+}
