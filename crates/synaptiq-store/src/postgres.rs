@@ -9,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
 
+use crate::batch::Placeholders;
 use crate::open::OpenOptions;
 use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE, SearchIndex};
 use crate::traits::Result;
@@ -89,6 +90,7 @@ impl PgStore {
     /// Searches of 3 or more characters use the `pg_trgm` GIN indexes on the searched
     /// expressions (migration 0004) through the `LIKE` conditions themselves.
     const SEARCH_INDEX: SearchIndex = SearchIndex::Like;
+    pub(crate) const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
     const LOCK_HELD: &'static str = "its row lock";
 
     fn pool(&self) -> &PgPool {

@@ -18,6 +18,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::batch::Placeholders;
 use crate::open::OpenOptions;
 use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE, SearchIndex};
 use crate::traits::Result;
@@ -82,6 +83,8 @@ impl SqliteStore {
     /// Searches of 3 or more characters take their candidates from the FTS5 trigram table
     /// `leads_search` (migration 0004).
     const SEARCH_INDEX: SearchIndex = SearchIndex::Fts5;
+    /// Anonymous `?` in long multi-row statements (see `batch`).
+    pub(crate) const PLACEHOLDERS: Placeholders = Placeholders::Anonymous;
     const LOCK_HELD: &'static str = "the write lock";
 
     fn pool(&self) -> &SqlitePool {

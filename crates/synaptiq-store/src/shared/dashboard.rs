@@ -101,7 +101,8 @@ macro_rules! impl_dashboard_store {
                     }
                     let mut tx = self.writer().begin().await?;
                     for chunk in merged.chunks($crate::batch::COUNTS_PER_STATEMENT) {
-                        let sql = $crate::batch::upsert_usage_counts_sql(chunk.len());
+                        let sql =
+                            $crate::batch::upsert_usage_counts_sql(Self::PLACEHOLDERS, chunk.len());
                         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                         for c in chunk {
                             q = q

@@ -296,7 +296,7 @@ macro_rules! impl_key_store {
                     });
                     let mut tx = self.writer().begin().await?;
                     for chunk in facts.chunks($crate::batch::FACTS_PER_STATEMENT) {
-                        let sql = $crate::batch::record_usage_sql(chunk.len());
+                        let sql = $crate::batch::record_usage_sql(Self::PLACEHOLDERS, chunk.len());
                         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                         for fact in chunk {
                             q = q
