@@ -8,6 +8,7 @@ use synaptiq_store::Store;
 
 use crate::auth::KeyCache;
 use crate::config::ServerConfig;
+use crate::page_cache::PageCache;
 use crate::ratelimit::RateLimiter;
 use crate::usage::UsageRecorder;
 
@@ -40,6 +41,8 @@ pub struct App {
     pub openapi: axum::body::Bytes,
     /// `public_url` as shared string for links.
     pub public_url: Arc<str>,
+    /// Rendered lead lists and searches, valid while the lead version is unchanged.
+    pub pages: PageCache,
 }
 
 impl App {
@@ -67,6 +70,7 @@ impl App {
                 .unwrap_or_default()
                 .into(),
             public_url,
+            pages: PageCache::default(),
         }))
     }
 }

@@ -32,6 +32,7 @@ pub mod extract;
 pub mod guard;
 pub mod keys;
 pub mod openapi;
+pub mod page_cache;
 pub mod ratelimit;
 pub mod request_id;
 pub mod routes;

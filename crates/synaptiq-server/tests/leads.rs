@@ -335,3 +335,108 @@ async fn malformed_ids_are_not_found() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
     }
 }
+
+/// Lists and searches are cached per lead version: a change made behind this server's back
+/// (another node, the CLI — here the store directly) shows in the very next answer, and a
+/// cached answer of one organization or environment never reaches another.
+#[tokio::test]
+async fn cached_pages_follow_every_change() {
+    use synaptiq_core::ids::LeadId;
+    use synaptiq_core::scope::Environment::{Live, Test};
+    use synaptiq_types::leads::{CreateLead, UpdateLead};
+
+    let t = TestApp::new().await;
+    let read = &t.keys.a_live_read;
+    let list = async |key| {
+        t.call(Method::GET, "/api/v1/leads?limit=5", Some(key), None)
+            .await
+    };
+    let search = async |key| {
+        t.call(Method::GET, "/api/v1/leads/search?q=orbit", Some(key), None)
+            .await
+    };
+    let new = |email: &str| CreateLead {
+        email: email.to_owned(),
+        name: Some("Orbit One".to_owned()),
+        company: None,
+        title: None,
+        phone: None,
+        tags: None,
+        custom_fields: None,
+        status: None,
+        score: None,
+    };
+    let first = t
+        .store
+        .create_lead(&t.org_a, Live, &new("one@orbit.io"))
+        .await
+        .expect("create");
+    let r = list(read).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.header("content-type"), "application/json");
+    assert_eq!(r.body["pagination"]["total"], 1);
+    assert_eq!(search(read).await.body["pagination"]["total"], 1);
+    // The same answer again (from the cache).
+    assert_eq!(list(read).await.body, r.body);
+
+    // A lead created outside the API: the next list and search show it.
+    t.store
+        .create_lead(&t.org_a, Live, &new("two@orbit.io"))
+        .await
+        .expect("create");
+    assert_eq!(list(read).await.body["pagination"]["total"], 2);
+    assert_eq!(search(read).await.body["pagination"]["total"], 2);
+
+    // A patch of a field the list only displays.
+    let patch = UpdateLead {
+        company: Some(Some("Orbital".to_owned())),
+        ..UpdateLead::default()
+    };
+    let id = LeadId::parse(&first.id).expect("id");
+    t.store
+        .update_lead(&t.org_a, Live, &id, &patch)
+        .await
+        .expect("patch")
+        .expect("exists");
+    let shown = list(read).await.body;
+    let companies: Vec<_> = shown["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|l| l["company"].clone())
+        .collect();
+    assert!(companies.contains(&json!("Orbital")), "{shown}");
+
+    // A delete.
+    assert!(
+        t.store
+            .delete_lead(&t.org_a, Live, &id)
+            .await
+            .expect("delete")
+    );
+    assert_eq!(list(read).await.body["pagination"]["total"], 1);
+    assert_eq!(search(read).await.body["pagination"]["total"], 1);
+
+    // Same query, other environment and other organization: their own (empty) answers.
+    assert_eq!(
+        list(&t.keys.a_test_admin).await.body["pagination"]["total"],
+        0
+    );
+    assert_eq!(
+        search(&t.keys.a_test_admin).await.body["pagination"]["total"],
+        0
+    );
+    t.store
+        .create_lead(&t.org_a, Test, &new("three@orbit.io"))
+        .await
+        .expect("create");
+    assert_eq!(
+        list(&t.keys.a_test_admin).await.body["pagination"]["total"],
+        1
+    );
+    assert_eq!(list(read).await.body["pagination"]["total"], 1);
+    assert_eq!(
+        list(&t.keys.b_live_admin).await.body["pagination"]["total"],
+        0
+    );
+}

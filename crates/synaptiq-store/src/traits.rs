@@ -181,6 +181,11 @@ pub trait LeadStore {
     async fn create_lead(&self, org: &OrgId, env: Environment, lead: &CreateLead) -> Result<Lead>;
     /// One lead.
     async fn get_lead(&self, org: &OrgId, env: Environment, id: &LeadId) -> Result<Option<Lead>>;
+    /// A number that increases with every change to the leads of `org` in `env` (made in the
+    /// same transaction as the change, by any process); 0 before the first lead. Anything
+    /// derived from the leads after reading version `v` is current for as long as the version
+    /// stays `v`.
+    async fn lead_version(&self, org: &OrgId, env: Environment) -> Result<i64>;
     /// A filtered, sorted page of leads with the total matching.
     async fn list_leads(
         &self,

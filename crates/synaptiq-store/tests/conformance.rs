@@ -93,6 +93,7 @@ suite! {
     leads::update_email_conflict_names_the_holder,
     leads::concurrent_patches_all_apply,
     leads::delete_is_scoped,
+    leads::lead_version_moves_with_every_change,
     lead_search::search_ranks_exact_then_prefix_then_substring,
     lead_search::search_is_case_insensitive_and_scoped,
     lead_search::search_escapes_like_wildcards,

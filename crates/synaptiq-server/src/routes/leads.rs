@@ -10,14 +10,43 @@ use synaptiq_types::leads::{
 };
 use synaptiq_types::pagination::PageRequest;
 
+use axum::body::Bytes;
+use synaptiq_types::time::Timestamp;
+
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Query};
+use crate::page_cache::json_response;
 use crate::stack::Caller;
 
 /// A lead id from the path; anything malformed is simply not found.
 fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
     LeadId::parse(raw).map_err(|_| ApiError::not_found("lead"))
+}
+
+/// Renders a list answer, or reuses the one rendered for the same `key` at the current lead
+/// version (see `page_cache`).
+async fn cached_page<F>(
+    app: &AppState,
+    caller: &Caller,
+    key: String,
+    render: F,
+) -> Result<Response, ApiError>
+where
+    F: Future<Output = Result<LeadList, ApiError>>,
+{
+    let k = &caller.auth.key;
+    // Read before rendering: a page is labelled with a version no newer than its content.
+    let version = app.store.lead_version(&k.org_id, k.environment).await?;
+    if let Some(body) = app.pages.get(&key, version) {
+        return Ok(json_response(body));
+    }
+    let list = render.await?;
+    let body = Bytes::from(
+        serde_json::to_vec(&list).map_err(|e| ApiError::internal(format!("lead list: {e}")))?,
+    );
+    app.pages.put(key, version, body.clone());
+    Ok(json_response(body))
 }
 
 /// Lists leads, filtered and sorted.
@@ -27,17 +56,34 @@ pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<LeadListQuery>,
-) -> Result<Json<LeadList>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let k = &caller.auth.key;
-    let (data, total) = app
-        .store
-        .list_leads(&k.org_id, k.environment, &q, page)
-        .await?;
-    Ok(Json(LeadList {
-        data,
-        pagination: page.describe(total),
-    }))
+    // Every input of the answer: scope, page, and each filter (closed enums and numbers).
+    let key = format!(
+        "list|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        k.org_id,
+        k.environment.as_str(),
+        page.page,
+        page.limit,
+        q.status,
+        q.source,
+        q.sort_by,
+        q.sort_order,
+        q.created_after.map(Timestamp::millis),
+        q.created_before.map(Timestamp::millis),
+    );
+    cached_page(&app, &caller, key, async {
+        let (data, total) = app
+            .store
+            .list_leads(&k.org_id, k.environment, &q, page)
+            .await?;
+        Ok(LeadList {
+            data,
+            pagination: page.describe(total),
+        })
+    })
+    .await
 }
 
 /// Searches leads by name, email or company.
@@ -47,18 +93,29 @@ pub async fn search(
     State(app): State<AppState>,
     caller: Caller,
     Query(q): Query<LeadSearchQuery>,
-) -> Result<Json<LeadList>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let needle = q.needle()?;
     let k = &caller.auth.key;
-    let (data, total) = app
-        .store
-        .search_leads(&k.org_id, k.environment, needle, page)
-        .await?;
-    Ok(Json(LeadList {
-        data,
-        pagination: page.describe(total),
-    }))
+    // The needle last: it may contain the separator.
+    let key = format!(
+        "search|{}|{}|{}|{}|{needle}",
+        k.org_id,
+        k.environment.as_str(),
+        page.page,
+        page.limit
+    );
+    cached_page(&app, &caller, key, async {
+        let (data, total) = app
+            .store
+            .search_leads(&k.org_id, k.environment, needle, page)
+            .await?;
+        Ok(LeadList {
+            data,
+            pagination: page.describe(total),
+        })
+    })
+    .await
 }
 
 /// Fetches one lead.

@@ -230,6 +230,17 @@ macro_rules! impl_lead_store {
                         .rows_affected()
                         == 1)
                 }
+
+                async fn lead_version(&self, org: &OrgId, env: Environment) -> Result<i64> {
+                    let v: Option<i64> = sqlx::query_scalar(
+                        "SELECT version FROM lead_versions WHERE org_id = $1 AND environment = $2",
+                    )
+                    .bind(org.as_str())
+                    .bind(env.as_str())
+                    .fetch_optional(self.pool())
+                    .await?;
+                    Ok(v.unwrap_or(0))
+                }
             }
         };
     };

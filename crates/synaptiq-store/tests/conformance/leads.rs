@@ -394,3 +394,52 @@ pub async fn delete_is_scoped(store: Arc<dyn Store>) {
     // The email is free again.
     create(&store, &a, Live, minimal("gone@acme.io")).await;
 }
+
+/// The lead version moves with every change to one (organization, environment)'s leads and
+/// only with those.
+pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
+    let a = org(&store, "Acme").await;
+    let b = org(&store, "Globex").await;
+    let v = |o, e| {
+        let store = store.clone();
+        async move { store.lead_version(&o, e).await.expect("version") }
+    };
+    assert_eq!(v(a.clone(), Live).await, 0, "no leads yet");
+    let lead = create(&store, &a, Live, minimal("one@acme.io")).await;
+    let v1 = v(a.clone(), Live).await;
+    assert!(v1 > 0);
+    let (test0, other0) = (v(a.clone(), Test).await, v(b.clone(), Live).await);
+    create(&store, &a, Test, minimal("t@acme.io")).await;
+    assert_eq!(v(a.clone(), Live).await, v1, "another environment");
+    assert!(v(a.clone(), Test).await > test0);
+    create(&store, &b, Live, minimal("x@globex.io")).await;
+    assert_eq!(v(a.clone(), Live).await, v1, "another organization");
+    assert!(v(b.clone(), Live).await > other0);
+    // A refused duplicate changes nothing.
+    assert!(
+        store
+            .create_lead(&a, Live, &minimal("ONE@acme.io"))
+            .await
+            .is_err()
+    );
+    assert_eq!(v(a.clone(), Live).await, v1);
+    // A patch of a field no list filters on still moves it (lists show every field).
+    let patch = UpdateLead {
+        score: Some(11),
+        ..UpdateLead::default()
+    };
+    store
+        .update_lead(&a, Live, &id(&lead), &patch)
+        .await
+        .expect("patch")
+        .expect("exists");
+    let v2 = v(a.clone(), Live).await;
+    assert!(v2 > v1, "patch");
+    assert!(
+        store
+            .delete_lead(&a, Live, &id(&lead))
+            .await
+            .expect("delete")
+    );
+    assert!(v(a.clone(), Live).await > v2, "delete");
+}
