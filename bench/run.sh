@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Synaptiq benchmark harness (issue 7). See docs/PERFORMANCE.md.
 #
-#   bench/run.sh            throughput and latency of five scenarios against an nginx peer, three
+#   bench/run.sh            throughput and latency of the scenarios against an nginx peer, three
 #                           rounds, then p99 at a fixed rate of half the measured /api/v1/me maximum;
 #                           the last four lines are the ratios me/peer, me/bare, leads/me,
 #                           unauthorized/peer
@@ -78,6 +78,7 @@ BIN=$TARGET/release/synaptiq
 SEED=$TARGET/release/examples/bench_seed
 SPID=
 SERVER_WRAP=
+SERVER_EXTRA=
 NGINX_PID=
 BG_PID=
 
@@ -178,7 +179,8 @@ start_server() {
     port_free "$PORT" || die "port $PORT is in use (set BENCH_PORT)"
     write_policy
     # shellcheck disable=SC2086
-    "${ON_SERVER_CPU[@]}" $SERVER_WRAP "$BIN" --data-dir "$WORK/data" serve --listen "127.0.0.1:$PORT" \
+    # shellcheck disable=SC2086
+    "${ON_SERVER_CPU[@]}" $SERVER_WRAP "$BIN" --data-dir "$WORK/data" serve $SERVER_EXTRA --listen "127.0.0.1:$PORT" \
         --rate-policy "$WORK/policy.toml" >"$WORK/server.log" 2>&1 &
     SPID=$!
     local i
@@ -495,12 +497,13 @@ summarize() {
     python3 - "$RUNS" <<'PY'
 import csv, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-order = ["peer", "peer_unauthorized", "me", "me_one_key", "bare", "leads", "unauthorized", "post_leads"]
+order = ["peer", "peer_unauthorized", "me", "me_one_key", "bare", "leads", "leads_uncached", "unauthorized", "post_leads"]
 names = {
     "bare": "(a) GET /healthz",
     "me": "(b) GET /api/v1/me, random of the keys",
     "me_one_key": "    GET /api/v1/me, always the same key",
     "leads": "(c) GET /api/v1/leads?limit=25",
+    "leads_uncached": "    the same, page cache off (--page-cache-mb 0)",
     "unauthorized": "(d) 401: well-formed unknown key",
     "post_leads": "(e) POST /api/v1/leads",
     "peer": "(f) nginx peer: map + limit_req, 200",
@@ -607,6 +610,14 @@ mode_all() {
         wrk_run "$r" bare "$base" "$SPID" "$CONNS" -- mode=static path=/healthz
         drive_each_key_once - "$lkeys"
         wrk_run "$r" leads "$base" "$SPID" "$CONNS" -- mode=keys "path=/api/v1/leads?limit=25" "keys=$lkeys" "seed=$r"
+        # The same requests with the page cache off (every answer rendered from the database):
+        # what a list costs when its organization's leads keep changing.
+        stop_server
+        SERVER_EXTRA="--page-cache-mb 0" start_server
+        drive_each_key_once - "$lkeys"
+        wrk_run "$r" leads_uncached "$base" "$SPID" "$CONNS" -- mode=keys "path=/api/v1/leads?limit=25" "keys=$lkeys" "seed=$r"
+        stop_server
+        start_server
         wrk_run "$r" unauthorized "$base" "$SPID" "$CONNS" -- mode=static path=/api/v1/me "key=$UNKNOWN"
         drive_each_key_once - "$pkeys"
         wrk_run "$r" post_leads "$base" "$SPID" "$CONNS" -- mode=post path=/api/v1/leads "keys=$pkeys" "run=$STAMP-$r" "seed=$r"
@@ -709,7 +720,8 @@ mode_scale() {
     local t=$SECONDS
     seed "$WORK" "$SCALE_KEYS" "$SCALE_LEADS"
     log "seeded in $((SECONDS - t)) s; database $(du -sh "$WORK/data" | cut -f1)"
-    start_server
+    # The page cache off: list and search latencies below are the database's, not a reuse.
+    SERVER_EXTRA="--page-cache-mb 0" start_server
     local base=https://127.0.0.1:$PORT keys=$WORK/secrets/keys.txt
     KEY1=$(head -1 "$keys")
     LKEY1=$(head -1 "$WORK/secrets/leads_keys.txt")

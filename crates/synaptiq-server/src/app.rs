@@ -59,6 +59,7 @@ impl App {
         limiter: RateLimiter,
     ) -> AppState {
         let public_url: Arc<str> = Arc::from(config.public_url.trim_end_matches('/'));
+        let pages = PageCache::with_capacity(config.page_cache_bytes);
         AppState(Arc::new(App {
             store,
             pepper,
@@ -70,7 +71,7 @@ impl App {
                 .unwrap_or_default()
                 .into(),
             public_url,
-            pages: PageCache::default(),
+            pages,
         }))
     }
 }

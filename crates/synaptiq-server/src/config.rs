@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Memory for rendered lead lists and searches (0: none cached).
+    pub page_cache_bytes: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Duration,
     /// Policy for keys seen over plain HTTP.
@@ -83,6 +85,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             body_limit: 1024 * 1024,
             max_connections: 10_000,
+            page_cache_bytes: crate::page_cache::MAX_BYTES,
             shutdown_grace: Duration::from_secs(30),
             on_plaintext_key: PlaintextKeyPolicy::Flag,
             cache_poll_interval: Duration::from_millis(500),

@@ -30,7 +30,8 @@ impl quick_cache::Weighter<String, (i64, Bytes)> for ByBytes {
 
 /// Rendered pages by (organization, environment, query), each with its lead version.
 pub struct PageCache {
-    map: quick_cache::sync::Cache<String, (i64, Bytes), ByBytes>,
+    /// `None`: caching is off.
+    map: Option<quick_cache::sync::Cache<String, (i64, Bytes), ByBytes>>,
 }
 
 impl Default for PageCache {
@@ -40,18 +41,19 @@ impl Default for PageCache {
 }
 
 impl PageCache {
-    /// A cache of at most `bytes`.
+    /// A cache of at most `bytes` (0: nothing is cached).
     pub fn with_capacity(bytes: u64) -> Self {
         // quick_cache sizes its tables from an item estimate: pages of a few kB.
         let items = usize::try_from(bytes / 8192).unwrap_or(usize::MAX).max(16);
         Self {
-            map: quick_cache::sync::Cache::with_weighter(items, bytes, ByBytes),
+            map: (bytes > 0)
+                .then(|| quick_cache::sync::Cache::with_weighter(items, bytes, ByBytes)),
         }
     }
 
     /// The page cached under `key` if it was rendered at `version`.
     pub fn get(&self, key: &str, version: i64) -> Option<Bytes> {
-        match self.map.get(key) {
+        match self.map.as_ref()?.get(key) {
             Some((v, body)) if v == version => Some(body),
             _ => None,
         }
@@ -59,7 +61,9 @@ impl PageCache {
 
     /// Remembers a page rendered after reading `version`.
     pub fn put(&self, key: String, version: i64, body: Bytes) {
-        self.map.insert(key, (version, body));
+        if let Some(map) = &self.map {
+            map.insert(key, (version, body));
+        }
     }
 }
 
@@ -93,5 +97,8 @@ mod tests {
             .filter(|i| cache.get(&format!("k{i}"), 1).is_some())
             .count();
         assert!(held < 64, "{held} pages of 1 kB in a 64 kB cache");
+        let off = PageCache::with_capacity(0);
+        off.put("a".into(), 1, Bytes::from_static(b"{}"));
+        assert!(off.get("a", 1).is_none());
     }
 }

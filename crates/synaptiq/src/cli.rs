@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// Concurrent connections.
     #[arg(long, env = "SYNAPTIQ_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Memory for cached lead lists and searches, in MiB (0 turns the cache off). A cached
+    /// answer is reused only while the organization's leads are unchanged.
+    #[arg(long, env = "SYNAPTIQ_PAGE_CACHE_MB", default_value_t = 64)]
+    pub page_cache_mb: u64,
     /// Log format.
     #[arg(long, env = "SYNAPTIQ_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
