@@ -503,7 +503,7 @@ names = {
     "me": "(b) GET /api/v1/me, random of the keys",
     "me_one_key": "    GET /api/v1/me, always the same key",
     "leads": "(c) GET /api/v1/leads?limit=25",
-    "leads_uncached": "    the same, page cache off (--page-cache-mb 0)",
+    "leads_uncached": "    the same, --page-cache-mb 0 (no cache)",
     "unauthorized": "(d) 401: well-formed unknown key",
     "post_leads": "(e) POST /api/v1/leads",
     "peer": "(f) nginx peer: map + limit_req, 200",

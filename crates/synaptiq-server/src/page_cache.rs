@@ -11,10 +11,19 @@
 //!
 //! The cache is bounded by bytes ([`MAX_BYTES`]); least useful pages are evicted first
 //! (`quick_cache`, S3-FIFO).
+//!
+//! Version reads are coalesced ([`VersionReads`]): concurrent requests of one organization
+//! and environment share one database read — but only a read that *started after* they
+//! arrived, so no request can miss a change committed before it came in.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::watch;
 
 /// At most this many bytes of cached pages (bodies and keys).
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -32,6 +41,8 @@ impl quick_cache::Weighter<String, (i64, Bytes)> for ByBytes {
 pub struct PageCache {
     /// `None`: caching is off.
     map: Option<quick_cache::sync::Cache<String, (i64, Bytes), ByBytes>>,
+    /// Coalesced lead-version reads.
+    pub versions: VersionReads,
 }
 
 impl Default for PageCache {
@@ -48,7 +59,13 @@ impl PageCache {
         Self {
             map: (bytes > 0)
                 .then(|| quick_cache::sync::Cache::with_weighter(items, bytes, ByBytes)),
+            versions: VersionReads::default(),
         }
+    }
+
+    /// Whether pages are cached at all (`--page-cache-mb 0`: no).
+    pub fn enabled(&self) -> bool {
+        self.map.is_some()
     }
 
     /// The page cached under `key` if it was rendered at `version`.
@@ -63,6 +80,135 @@ impl PageCache {
     pub fn put(&self, key: String, version: i64, body: Bytes) {
         if let Some(map) = &self.map {
             map.insert(key, (version, body));
+        }
+    }
+}
+
+/// The result of one version read, shared with the requests that wait for it (`None` while
+/// it runs; `Some(None)` if it failed: each waiter then reads for itself).
+type Shared = watch::Receiver<Option<Option<i64>>>;
+
+/// The reads of one scope: the one running, and the one queued behind it.
+#[derive(Default)]
+struct Gate {
+    running: Option<Shared>,
+    queued: Option<Shared>,
+}
+
+impl Gate {
+    /// Drops reads whose request went away before finishing (client gone, timeout): their
+    /// sender is closed and no result will come.
+    fn forget_abandoned(&mut self) {
+        let dead = |s: &Option<Shared>| {
+            s.as_ref()
+                .is_some_and(|rx| rx.has_changed().is_err() && rx.borrow().is_none())
+        };
+        if dead(&self.running) {
+            self.running = None;
+        }
+        if dead(&self.queued) {
+            self.queued = None;
+        }
+    }
+}
+
+/// Coalesced reads of lead versions, per (organization, environment).
+///
+/// A request arriving while no read runs starts one. A request arriving while one runs must
+/// not use it (it may have read before a change the request must see): it joins the *queued*
+/// read, whose first member waits for the running read to end and then performs it for all.
+/// So every request gets a value read after it arrived, and under load one read serves
+/// every request that arrived during the previous one.
+#[derive(Default)]
+pub struct VersionReads {
+    gates: Mutex<HashMap<String, Arc<Mutex<Gate>>>>,
+}
+
+enum Role {
+    /// Perform the read; first wait for `after` (the running read) if given.
+    Lead(watch::Sender<Option<Option<i64>>>, Shared, Option<Shared>),
+    /// Wait for another request's read.
+    Follow(Shared),
+}
+
+/// Waits until a shared read has a result; `None` if it failed or was abandoned.
+async fn outcome(mut rx: Shared) -> Option<i64> {
+    match rx.wait_for(Option::is_some).await {
+        Ok(v) => v.flatten(),
+        Err(_) => None,
+    }
+}
+
+impl VersionReads {
+    fn gate(&self, scope: &str) -> Option<Arc<Mutex<Gate>>> {
+        let mut gates = self.gates.lock().ok()?;
+        if gates.len() > 100_000 {
+            // Idle gates hold nothing; forgetting them only costs a missed coalescing.
+            gates.clear();
+        }
+        Some(
+            gates
+                .entry(scope.to_owned())
+                .or_insert_with(|| Arc::new(Mutex::new(Gate::default())))
+                .clone(),
+        )
+    }
+
+    /// The current version of `scope`, read by `read` — by this request or shared with
+    /// concurrent ones, always from a read that started after this call.
+    pub async fn read<F, Fut, E>(&self, scope: &str, read: F) -> Result<i64, E>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<i64, E>>,
+    {
+        let Some(gate) = self.gate(scope) else {
+            return read().await;
+        };
+        let role = {
+            let Ok(mut g) = gate.lock() else {
+                return read().await;
+            };
+            g.forget_abandoned();
+            match (&g.running, &g.queued) {
+                (None, _) => {
+                    let (tx, rx) = watch::channel(None);
+                    g.running = Some(rx.clone());
+                    Role::Lead(tx, rx, None)
+                }
+                (Some(_), Some(queued)) => Role::Follow(queued.clone()),
+                (Some(running), None) => {
+                    let (tx, rx) = watch::channel(None);
+                    let after = running.clone();
+                    g.queued = Some(rx.clone());
+                    Role::Lead(tx, rx, Some(after))
+                }
+            }
+        };
+        match role {
+            Role::Follow(rx) => match outcome(rx).await {
+                Some(v) => Ok(v),
+                None => read().await,
+            },
+            Role::Lead(tx, mine, after) => {
+                if let Some(after) = after {
+                    let _ = outcome(after).await;
+                    // From here on, newcomers queue behind this read instead of joining it.
+                    if let Ok(mut g) = gate.lock()
+                        && g.queued.as_ref().is_some_and(|q| q.same_channel(&mine))
+                    {
+                        g.queued = None;
+                        g.running = Some(mine.clone());
+                    }
+                }
+                let result = read().await;
+                let _ = tx.send(Some(result.as_ref().ok().copied()));
+                if let Ok(mut g) = gate.lock()
+                    && g.running.as_ref().is_some_and(|r| r.same_channel(&mine))
+                {
+                    g.running = None;
+                }
+                result
+            }
         }
     }
 }
@@ -100,5 +246,49 @@ mod tests {
         let off = PageCache::with_capacity(0);
         off.put("a".into(), 1, Bytes::from_static(b"{}"));
         assert!(off.get("a", 1).is_none());
+    }
+
+    /// Requests that arrive while a read runs never get its value; they share the next read.
+    #[tokio::test]
+    async fn coalesced_reads_start_after_arrival() {
+        use std::sync::atomic::{AtomicI64, Ordering};
+        let reads = Arc::new(VersionReads::default());
+        let count = Arc::new(AtomicI64::new(0));
+        let first_may_end = Arc::new(tokio::sync::Semaphore::new(0));
+        let read = {
+            let (count, first_may_end) = (count.clone(), first_may_end.clone());
+            move || {
+                let (count, first_may_end) = (count.clone(), first_may_end.clone());
+                async move {
+                    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n == 1 {
+                        first_may_end.acquire().await.expect("open").forget();
+                    }
+                    Ok::<i64, ()>(n)
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (reads, read) = (reads.clone(), read.clone());
+            async move { reads.read("org|live", read).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let later: Vec<_> = (0..10)
+            .map(|_| {
+                let (reads, read) = (reads.clone(), read.clone());
+                tokio::spawn(async move { reads.read("org|live", read).await })
+            })
+            .collect();
+        // Another scope is not held up by this one.
+        assert_eq!(reads.read("other|live", read.clone()).await, Ok(2));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        first_may_end.add_permits(1);
+        assert_eq!(first.await.expect("task"), Ok(1));
+        for t in later {
+            assert_eq!(t.await.expect("task"), Ok(3), "one read after theirs began");
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+        // Alone again: a fresh read.
+        assert_eq!(reads.read("org|live", read).await, Ok(4));
     }
 }

@@ -36,17 +36,28 @@ where
     F: Future<Output = Result<LeadList, ApiError>>,
 {
     let k = &caller.auth.key;
+    if !app.pages.enabled() {
+        return Ok(json_response(render_body(render.await?)?));
+    }
     // Read before rendering: a page is labelled with a version no newer than its content.
-    let version = app.store.lead_version(&k.org_id, k.environment).await?;
+    let scope = format!("{}|{}", k.org_id, k.environment.as_str());
+    let version = app
+        .pages
+        .versions
+        .read(&scope, || app.store.lead_version(&k.org_id, k.environment))
+        .await?;
     if let Some(body) = app.pages.get(&key, version) {
         return Ok(json_response(body));
     }
-    let list = render.await?;
-    let body = Bytes::from(
-        serde_json::to_vec(&list).map_err(|e| ApiError::internal(format!("lead list: {e}")))?,
-    );
+    let body = render_body(render.await?)?;
     app.pages.put(key, version, body.clone());
     Ok(json_response(body))
+}
+
+fn render_body(list: LeadList) -> Result<Bytes, ApiError> {
+    serde_json::to_vec(&list)
+        .map(Bytes::from)
+        .map_err(|e| ApiError::internal(format!("lead list: {e}")))
 }
 
 /// Lists leads, filtered and sorted.
