@@ -683,3 +683,43 @@ fn stalled_request_bodies_time_out() {
         Some("max-age=31536000")
     );
 }
+
+/// `--metrics-listen` serves Prometheus text; every answer is counted by its status class
+/// (the counter handles are registered once, after the recorder is installed).
+#[tokio::test]
+async fn metrics_count_responses_by_class() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let s = Server::start_with(Options::default().args(&["--metrics-listen", &metrics]));
+    let client = s.client();
+    for _ in 0..3 {
+        let r = get(&client, &s.url("/api/v1/me"), &s.bootstrap_key).await;
+        assert_eq!(r.status, 200);
+    }
+    let r = get(&client, &s.url("/api/v1/me"), "sk_test_not_a_key").await;
+    assert_eq!(r.status, 401);
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("text");
+    let count = |class: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "synaptiq_http_responses_total{{class=\"{class}\"}}"
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {class} counter in:\n{text}"))
+    };
+    assert!(count("2xx") >= 3, "{text}");
+    assert!(count("4xx") >= 1, "{text}");
+    assert_eq!(count("5xx"), 0, "{text}");
+}
