@@ -33,6 +33,7 @@ struct ByBytes;
 
 impl quick_cache::Weighter<String, (i64, Bytes)> for ByBytes {
     fn weight(&self, key: &String, val: &(i64, Bytes)) -> u64 {
+        // Body and key bytes, plus the entry's own bookkeeping (version, `Bytes`, `String`).
         (key.len() + val.1.len() + 64) as u64
     }
 }

@@ -1,6 +1,7 @@
 //! The Leads resource. Every call is scoped to the caller's organization and environment.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -9,8 +10,6 @@ use synaptiq_types::leads::{
     CreateLead, Lead, LeadList, LeadListQuery, LeadSearchQuery, UpdateLead,
 };
 use synaptiq_types::pagination::PageRequest;
-
-use axum::body::Bytes;
 use synaptiq_types::time::Timestamp;
 
 use crate::app::AppState;

@@ -16,8 +16,8 @@ macro_rules! impl_lead_store {
 
             use $crate::rows::{apply_patch, lead_from_row, new_lead};
             use $crate::sql::{
-                Arg, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, conflict_or, count,
-                fetch_lead_sql, json, lead_count_sql, lead_page_sql, search_count_sql,
+                Arg, Built, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, conflict_or,
+                count, fetch_lead_sql, json, lead_count_sql, lead_page_sql, search_count_sql,
                 search_page_sql, search_patterns,
             };
             use $crate::traits::{LeadStore, Result, StoreError};
@@ -45,6 +45,36 @@ macro_rules! impl_lead_store {
                     },
                     other => other,
                 }
+            }
+
+            /// Runs a count and a page statement built at run time, binding each one's
+            /// arguments in placeholder order; `persistent: false` plans them afresh each time.
+            async fn total_and_page(
+                store: &$store,
+                count_sql: Built<'_>,
+                page_sql: Built<'_>,
+                persistent: bool,
+            ) -> Result<(Vec<Lead>, u64)> {
+                let mut count_query =
+                    sqlx::query_scalar(AssertSqlSafe(count_sql.sql)).persistent(persistent);
+                for arg in &count_sql.args {
+                    count_query = match *arg {
+                        Arg::Text(v) => count_query.bind(v),
+                        Arg::Int(v) => count_query.bind(v),
+                    };
+                }
+                let total: i64 = count_query.fetch_one(store.pool()).await?;
+                let mut page_query =
+                    sqlx::query(AssertSqlSafe(page_sql.sql)).persistent(persistent);
+                for arg in &page_sql.args {
+                    page_query = match *arg {
+                        Arg::Text(v) => page_query.bind(v),
+                        Arg::Int(v) => page_query.bind(v),
+                    };
+                }
+                let rows = page_query.fetch_all(store.pool()).await?;
+                let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
+                Ok((leads, count(total)))
             }
 
             #[async_trait]
@@ -110,26 +140,13 @@ macro_rules! impl_lead_store {
                 ) -> Result<(Vec<Lead>, u64)> {
                     // Both statements hold only the conditions `q` has (see `lead_count_sql`
                     // and `lead_page_sql`); their arguments are bound in placeholder order.
-                    let built = lead_count_sql(org.as_str(), env.as_str(), q);
-                    let mut count_query = sqlx::query_scalar(AssertSqlSafe(built.sql));
-                    for arg in &built.args {
-                        count_query = match *arg {
-                            Arg::Text(v) => count_query.bind(v),
-                            Arg::Int(v) => count_query.bind(v),
-                        };
-                    }
-                    let total: i64 = count_query.fetch_one(self.pool()).await?;
-                    let built = lead_page_sql(org.as_str(), env.as_str(), q, page);
-                    let mut page_query = sqlx::query(AssertSqlSafe(built.sql));
-                    for arg in &built.args {
-                        page_query = match *arg {
-                            Arg::Text(v) => page_query.bind(v),
-                            Arg::Int(v) => page_query.bind(v),
-                        };
-                    }
-                    let rows = page_query.fetch_all(self.pool()).await?;
-                    let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
-                    Ok((leads, count(total)))
+                    total_and_page(
+                        self,
+                        lead_count_sql(org.as_str(), env.as_str(), q),
+                        lead_page_sql(org.as_str(), env.as_str(), q, page),
+                        true,
+                    )
+                    .await
                 }
 
                 async fn search_leads(
@@ -143,27 +160,13 @@ macro_rules! impl_lead_store {
                     // PostgreSQL adopts after a few runs) cannot tell a short needle, best
                     // scanned, from a long one, best looked up in the trigram indexes.
                     let patterns = search_patterns(q, Self::SEARCH_INDEX);
-                    let built = search_count_sql(org.as_str(), env.as_str(), &patterns);
-                    let mut count_query =
-                        sqlx::query_scalar(AssertSqlSafe(built.sql)).persistent(false);
-                    for arg in &built.args {
-                        count_query = match *arg {
-                            Arg::Text(v) => count_query.bind(v),
-                            Arg::Int(v) => count_query.bind(v),
-                        };
-                    }
-                    let total: i64 = count_query.fetch_one(self.pool()).await?;
-                    let built = search_page_sql(org.as_str(), env.as_str(), &patterns, page);
-                    let mut page_query = sqlx::query(AssertSqlSafe(built.sql)).persistent(false);
-                    for arg in &built.args {
-                        page_query = match *arg {
-                            Arg::Text(v) => page_query.bind(v),
-                            Arg::Int(v) => page_query.bind(v),
-                        };
-                    }
-                    let rows = page_query.fetch_all(self.pool()).await?;
-                    let leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
-                    Ok((leads, count(total)))
+                    total_and_page(
+                        self,
+                        search_count_sql(org.as_str(), env.as_str(), &patterns),
+                        search_page_sql(org.as_str(), env.as_str(), &patterns, page),
+                        false,
+                    )
+                    .await
                 }
 
                 async fn update_lead(
