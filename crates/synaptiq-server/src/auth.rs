@@ -78,28 +78,77 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     if values.next().is_some() {
         return Err(AuthFailure::Invalid);
     }
-    let value = value.to_str().map_err(|_| AuthFailure::Invalid)?;
-    let (scheme, rest) = value.split_once(' ').ok_or(AuthFailure::Invalid)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    // Bytes, not `to_str` + `split_once` + `contains`: this runs on every request.
+    let bytes = value.as_bytes();
+    let space = bytes
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(AuthFailure::Invalid)?;
+    if !bytes[..space].eq_ignore_ascii_case(b"bearer") {
         return Err(AuthFailure::Invalid);
     }
-    let token = rest.trim_start_matches(' ');
-    if token.is_empty() || token.contains([' ', '\t']) {
+    let rest = &bytes[space..];
+    let token = &rest[rest.iter().take_while(|&&b| b == b' ').count()..];
+    // A token is visible ASCII: no spaces, tabs, controls or non-ASCII bytes.
+    if token.is_empty() || !token.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(AuthFailure::Invalid);
     }
-    Ok(token)
+    std::str::from_utf8(token).map_err(|_| AuthFailure::Invalid)
+}
+
+/// A verified key as the cache holds it: the stored record plus what every request of the key
+/// needs, worked out once when the key is loaded rather than per request.
+pub struct Verified {
+    /// The key and its organization.
+    pub record: AuthRecord,
+    /// The key's allow-list, parsed (empty = anywhere).
+    pub allowed_ips: Vec<ipnet::IpNet>,
+    /// Its `GET /api/v1/me` answer around the per-request fields, made on first use.
+    me: std::sync::OnceLock<Option<crate::routes::me::MeTemplate>>,
+}
+
+impl Verified {
+    /// Prepares `record` for the hot path.
+    pub fn new(record: AuthRecord) -> Self {
+        let allowed_ips = record
+            .key
+            .allowed_ips
+            .iter()
+            .filter_map(|c| synaptiq_core::net::parse_cidr(c))
+            .collect();
+        Self {
+            record,
+            allowed_ips,
+            me: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The key's `GET /api/v1/me` template (`None` if it could not be made).
+    pub fn me_template(&self) -> Option<&crate::routes::me::MeTemplate> {
+        self.me
+            .get_or_init(|| crate::routes::me::MeTemplate::new(&self.record))
+            .as_ref()
+    }
+}
+
+impl std::ops::Deref for Verified {
+    type Target = AuthRecord;
+
+    fn deref(&self) -> &AuthRecord {
+        &self.record
+    }
 }
 
 #[derive(Clone)]
 enum Entry {
-    Found(Arc<AuthRecord>, Instant),
+    Found(Arc<Verified>, Instant),
     Missing(Instant),
 }
 
 /// Lookup result of the cache.
 pub enum Cached {
     /// Known key.
-    Found(Arc<AuthRecord>),
+    Found(Arc<Verified>),
     /// Known not to exist (recently).
     Missing,
     /// Not in the cache: ask the store.
@@ -137,7 +186,7 @@ impl KeyCache {
     }
 
     /// Remembers a store answer.
-    pub fn put(&self, hash: KeyHash, rec: Option<Arc<AuthRecord>>) {
+    pub fn put(&self, hash: KeyHash, rec: Option<Arc<Verified>>) {
         let now = Instant::now();
         self.map.insert(
             hash,
@@ -213,6 +262,11 @@ mod tests {
             "Bearer a b",
             "Bearerabc",
             "Token abc",
+            "Bearer a\tb",
+            "Bearer abc\t",
+            "Bearer \tabc",
+            "Bearer abé",
+            "\tBearer abc",
         ] {
             assert_eq!(
                 bearer_token(&headers(&[bad])),

@@ -7,10 +7,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::gcra::Rate;
 use synaptiq_core::key;
@@ -21,7 +25,7 @@ use synaptiq_types::ErrorCode;
 use synaptiq_types::time::Timestamp;
 
 use crate::app::AppState;
-use crate::auth::{AuthFailure, Cached, bearer_token};
+use crate::auth::{AuthFailure, Cached, Verified, bearer_token};
 use crate::error::ApiError;
 use crate::ratelimit::{Bucket, BucketKind, Verdict};
 use crate::routes::{Access, RouteDef};
@@ -33,8 +37,8 @@ pub struct ClientAddr(pub SocketAddr);
 /// The authenticated caller of a request.
 #[derive(Clone)]
 pub struct Caller {
-    /// The key and its organization.
-    pub auth: Arc<AuthRecord>,
+    /// The key and its organization (and what the hot path prepared from them).
+    pub auth: Arc<Verified>,
     /// The per-minute rate-limit verdict of this request.
     pub verdict: Verdict,
     /// The client's address.
@@ -51,15 +55,19 @@ impl Caller {
     }
 }
 
+tokio::task_local! {
+    /// The caller of the request being handled, set by [`guard`] around the handler. A
+    /// task-local rather than a request extension: extensions allocate a map per request.
+    static CALLER: Caller;
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| ApiError::internal("handler needs a caller but its route is public"))
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        CALLER
+            .try_with(Caller::clone)
+            .map_err(|_| ApiError::internal("handler needs a caller but its route is public"))
     }
 }
 
@@ -102,24 +110,25 @@ const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 /// The buckets a request of `auth` on this route must fit in; the first is the per-minute one.
-pub(crate) fn buckets(app: &AppState, auth: &AuthRecord, route: &RouteGuard) -> Vec<Bucket> {
+pub(crate) fn buckets(
+    app: &AppState,
+    auth: &AuthRecord,
+    route: &RouteGuard,
+) -> smallvec::SmallVec<[Bucket; 3]> {
     let policy = &app.config.rate_policy;
-    let id = auth.key.id.as_str();
-    let mut b = vec![Bucket {
-        id: format!("{id}:m"),
+    let mut b = smallvec::SmallVec::new();
+    b.push(Bucket {
         rate: Rate::per_minute(policy.limit(auth.key.scope, auth.org.plan)),
         kind: BucketKind::Minute,
-    }];
+    });
     if let Some((i, n, label)) = &route.cap {
         b.push(Bucket {
-            id: format!("{id}:r{i}"),
             rate: Rate::per_minute(*n),
-            kind: BucketKind::Route(label.to_string()),
+            kind: BucketKind::Route(*i, label.clone()),
         });
     }
     if let Some(q) = policy.daily(auth.org.plan) {
         b.push(Bucket {
-            id: format!("{id}:d"),
             rate: Rate::per_day(q),
             kind: BucketKind::Daily,
         });
@@ -127,14 +136,60 @@ pub(crate) fn buckets(app: &AppState, auth: &AuthRecord, route: &RouteGuard) -> 
     b
 }
 
-/// Authenticates, authorizes and rate-limits one request.
-pub async fn guard(
-    State((app, route)): State<(AppState, RouteGuard)>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// A handler behind the API-key guard: what the route table registers for every route that
+/// takes a key.
+///
+/// The guard wraps the handler itself rather than being a `route_layer`: each axum layer adds
+/// a boxed, cloned service level per request (several allocations and about 3,000
+/// instructions; see docs/PERFORMANCE.md), and every API request passes this one.
+#[derive(Clone)]
+pub struct Guarded<H> {
+    handler: H,
+    def: Arc<RouteDef>,
+    /// Worked out from the router's state on the first request (a table's handlers serve one
+    /// router, so one state).
+    route: Arc<OnceLock<RouteGuard>>,
+}
+
+impl<H> Guarded<H> {
+    /// `handler` behind the guard of the route `def`.
+    pub fn new(handler: H, def: RouteDef) -> Self {
+        Self {
+            handler,
+            def: Arc::new(def),
+            route: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+impl<H, T> Handler<T, AppState> for Guarded<H>
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+    fn call(self, req: Request, state: AppState) -> Self::Future {
+        Box::pin(async move {
+            let route = self
+                .route
+                .get_or_init(|| RouteGuard::new(&self.def, &state.config.rate_policy));
+            let handler = self.handler;
+            let inner = state.clone();
+            guard(&state, route, req, move |req| handler.call(req, inner)).await
+        })
+    }
+}
+
+/// Authenticates, authorizes and rate-limits one request, then runs `next` with the caller in
+/// scope.
+async fn guard<N, F>(app: &AppState, route: &RouteGuard, req: Request, next: N) -> Response
+where
+    N: FnOnce(Request) -> F,
+    F: Future<Output = Response>,
+{
     let needed = match route.access {
-        Access::Public => return next.run(req).await,
+        Access::Public => return next(req).await,
         Access::AnyKey => None,
         Access::Scope(s) => Some(s),
         // Mounted with `dashboard::session::guard` instead (stack.rs); never open to a key.
@@ -144,26 +199,20 @@ pub async fn guard(
         }
     };
     let ip = client_ip(&req);
-    let auth = match authenticate(&app, req.headers(), ip).await {
+    let now = Timestamp::now();
+    let auth = match authenticate(app, req.headers(), ip, now).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    let now = Timestamp::now();
-    let buckets = buckets(&app, &auth, &route);
+    let buckets = buckets(app, &auth, route);
     let owner = auth.key.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
-        let res = with_key_headers(err.into_response(), &app, &auth, verdict, now);
-        app.usage.count(&auth.key, res.status());
+        let res = with_key_headers(err.into_response(), app, &auth, verdict, now);
+        app.usage.count(&auth.key, now, res.status());
         res
     };
-    let allowed_ips: Vec<_> = auth
-        .key
-        .allowed_ips
-        .iter()
-        .filter_map(|c| synaptiq_core::net::parse_cidr(c))
-        .collect();
     let scope_ok = needed.is_none_or(|n| auth.key.scope.satisfies(n));
-    if !synaptiq_core::net::ip_allowed(&allowed_ips, ip) || !scope_ok {
+    if !synaptiq_core::net::ip_allowed(&auth.allowed_ips, ip) || !scope_ok {
         let peek = app
             .limiter
             .check(owner, &buckets[..1], false)
@@ -192,13 +241,14 @@ pub async fn guard(
                 "Rate limit of {} requests per minute exceeded for this key",
                 v.limit
             ),
-            BucketKind::Route(r) => format!(
+            BucketKind::Route(_, r) => format!(
                 "Rate limit of {} requests per minute on {r} exceeded for this key",
                 v.limit
             ),
             BucketKind::Daily => {
                 format!("Daily quota of {} requests exceeded for this key", v.limit)
             }
+            BucketKind::Named(_) => format!("Rate limit of {} requests exceeded", v.limit),
         };
         let err = ApiError::new(
             ErrorCode::RateLimitExceeded,
@@ -231,16 +281,15 @@ pub async fn guard(
     };
     // A clone of the header value shares the request's buffer (no copy).
     let user_agent = req.headers().get(header::USER_AGENT).cloned();
-    req.extensions_mut().insert(Caller {
+    let caller = Caller {
         auth: auth.clone(),
         verdict: minute,
         ip,
-    });
-    let res = next.run(req).await;
+    };
+    let res = CALLER.scope(caller, next(req)).await;
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
-    app.usage.note(&auth.key.id, ip, user_agent);
-    app.usage.count(&auth.key, res.status());
-    with_key_headers(res, &app, &auth, &minute, now)
+    app.usage.used(&auth.key, now, ip, user_agent, res.status());
+    with_key_headers(res, app, &auth, &minute, now)
 }
 
 fn insufficient_scope(have: Scope, needed: Scope) -> ApiError {
@@ -266,19 +315,36 @@ fn with_key_headers(
     now: Timestamp,
 ) -> Response {
     let h = res.headers_mut();
-    h.insert(X_LIMIT, HeaderValue::from(v.limit));
-    h.insert(X_REMAINING, HeaderValue::from(v.decision.remaining));
-    h.insert(X_RESET, HeaderValue::from(v.reset_unix));
+    h.reserve(8);
     let reset_in = (v.reset_unix - now.unix_seconds()).max(0);
-    // `try_from(String)` takes the buffer over instead of copying it.
-    if let Ok(p) = HeaderValue::try_from(format!(r#""minute";q={};w=60"#, v.limit)) {
-        h.insert(RATELIMIT_POLICY, p);
-    }
-    if let Ok(r) = HeaderValue::try_from(format!(
-        r#""minute";r={};t={reset_in}"#,
-        v.decision.remaining
-    )) {
-        h.insert(RATELIMIT, r);
+    // The five values are written into one buffer and shared by slices of it: one allocation
+    // instead of one per header.
+    let mut n = itoa::Buffer::new();
+    let mut buf = Vec::with_capacity(96);
+    let mut ends = [0usize; 5];
+    buf.extend_from_slice(n.format(v.limit).as_bytes());
+    ends[0] = buf.len();
+    buf.extend_from_slice(n.format(v.decision.remaining).as_bytes());
+    ends[1] = buf.len();
+    buf.extend_from_slice(n.format(v.reset_unix).as_bytes());
+    ends[2] = buf.len();
+    buf.extend_from_slice(b"\"minute\";q=");
+    buf.extend_from_slice(n.format(v.limit).as_bytes());
+    buf.extend_from_slice(b";w=60");
+    ends[3] = buf.len();
+    buf.extend_from_slice(b"\"minute\";r=");
+    buf.extend_from_slice(n.format(v.decision.remaining).as_bytes());
+    buf.extend_from_slice(b";t=");
+    buf.extend_from_slice(n.format(reset_in).as_bytes());
+    ends[4] = buf.len();
+    let all = axum::body::Bytes::from(buf);
+    let names = [X_LIMIT, X_REMAINING, X_RESET, RATELIMIT_POLICY, RATELIMIT];
+    let mut start = 0;
+    for (name, end) in names.into_iter().zip(ends) {
+        if let Ok(value) = HeaderValue::from_maybe_shared(all.slice(start..end)) {
+            h.insert(name, value);
+        }
+        start = end;
     }
     if let Some(exp) = auth.key.expires_at {
         let week = 7 * 24 * 3600;
@@ -312,7 +378,8 @@ async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
     ip: IpAddr,
-) -> Result<Arc<AuthRecord>, ApiError> {
+    now: Timestamp,
+) -> Result<Arc<Verified>, ApiError> {
     let per_minute = app.config.rate_policy.auth_failures_per_minute;
     let fail = async |f: AuthFailure| -> ApiError {
         let v = app.limiter.auth_failure(ip, per_minute).await;
@@ -338,7 +405,11 @@ async fn authenticate(
             if app.limiter.ip_blocked(ip, per_minute).await {
                 return Err(fail(AuthFailure::Invalid).await);
             }
-            let found = app.store.find_by_hash(&hash).await?.map(Arc::new);
+            let found = app
+                .store
+                .find_by_hash(&hash)
+                .await?
+                .map(|r| Arc::new(Verified::new(r)));
             app.keys.put(hash, found.clone());
             found
         }
@@ -346,7 +417,7 @@ async fn authenticate(
     let Some(record) = record else {
         return Err(fail(AuthFailure::Invalid).await);
     };
-    match record.key.status(Timestamp::now()) {
+    match record.key.status(now) {
         KeyStatus::Revoked => Err(fail(AuthFailure::Revoked).await),
         KeyStatus::Expired => Err(fail(AuthFailure::Expired).await),
         KeyStatus::Active | KeyStatus::Rotating => Ok(record),

@@ -37,6 +37,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod server;
+pub mod short_key;
 pub mod stack;
 pub mod tls;
 pub mod transport;

@@ -3,27 +3,58 @@
 //!
 //! Order, outermost first: request id + security headers → JSON bodies for bare 405 →
 //! request timeout → body size → (per route) guard → handler. The first four are one
-//! middleware ([`outer`]): each `from_fn` layer boxes and clones per request, and these run
-//! on every request. Public routes have no guard layer. Dashboard routes get the session
-//! guard instead of the API-key guard, and browser security headers.
+//! function around the whole router ([`Stack`]), and the API-key guard wraps each handler
+//! that takes a key ([`crate::guard::Guarded`]), because every axum layer costs a boxed,
+//! cloned service level per request. Public routes have no guard. Dashboard routes get the
+//! session guard (a `from_fn` layer: not hot) and browser security headers.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use synaptiq_types::ErrorCode;
+use tower::{Service, ServiceExt};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::too_large;
+
 use crate::request_id;
 use crate::routes::{self, Access};
 
 pub use crate::guard::{Caller, ClientAddr};
 
-/// Builds the whole application: routes from the table, each behind its guard, and the stack.
-pub fn router(state: AppState) -> Router {
+/// The whole application as one service: the outer stack around the router.
+#[derive(Clone)]
+pub struct Stack {
+    app: AppState,
+    router: Router,
+}
+
+impl Service<Request> for Stack {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // The router's own readiness is awaited per request (`oneshot`).
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let (app, router) = (self.app.clone(), self.router.clone());
+        Box::pin(async move { Ok(outer(app, req, router).await) })
+    }
+}
+
+/// Builds the whole application: routes from the table, the guards, and the stack.
+pub fn router(state: AppState) -> Stack {
     let mut r: Router<AppState> = Router::new();
     for (def, method_router) in routes::table() {
         // `route_layer`, not `layer`: a method the route lacks must get 405, not this guard.
@@ -34,13 +65,8 @@ pub fn router(state: AppState) -> Router {
                 (state.clone(), min_role),
                 crate::dashboard::session::guard,
             )),
-            _ => {
-                let route = crate::guard::RouteGuard::new(&def, &state.config.rate_policy);
-                method_router.route_layer(from_fn_with_state(
-                    (state.clone(), route),
-                    crate::guard::guard,
-                ))
-            }
+            // The API-key guard is part of the handler (`routes::route`).
+            Access::AnyKey | Access::Scope(_) => method_router,
         };
         let guarded = if def.path.starts_with("/dashboard") {
             guarded.route_layer(from_fn(crate::dashboard::security_headers))
@@ -49,9 +75,8 @@ pub fn router(state: AppState) -> Router {
         };
         r = r.route(def.path, guarded);
     }
-    r.fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), outer))
-        .with_state(state)
+    let router = r.fallback(not_found).with_state(state.clone());
+    Stack { app: state, router }
 }
 
 async fn not_found() -> ApiError {
@@ -116,15 +141,23 @@ async fn drain(body: axum::body::Body, cap: usize, deadline: tokio::time::Instan
 
 /// The outer stack of every request: request id and common headers, JSON for axum's bare
 /// 405s, then the body limit and the request timeout.
-async fn outer(State(app): State<AppState>, req: Request, next: Next) -> Response {
+async fn outer(app: AppState, req: Request, router: Router) -> Response {
     let public_url = app.public_url.clone();
     request_id::scope(public_url, async move {
-        json_for_bare_errors(limits(&app, req, next).await)
+        json_for_bare_errors(limits(&app, req, router).await)
     })
     .await
 }
 
-async fn limits(app: &AppState, req: Request, next: Next) -> Response {
+/// Runs the router (always ready, never failing).
+async fn run(router: Router, req: Request) -> Response {
+    match router.oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    }
+}
+
+async fn limits(app: &AppState, req: Request, router: Router) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -146,7 +179,7 @@ async fn limits(app: &AppState, req: Request, next: Next) -> Response {
     }
     if axum::body::HttpBody::is_end_stream(req.body()) {
         // No body (most GETs): nothing to read first.
-        return match tokio::time::timeout_at(deadline, next.run(req)).await {
+        return match tokio::time::timeout_at(deadline, run(router, req)).await {
             Ok(res) => res,
             Err(_) => timed_out(),
         };
@@ -165,7 +198,7 @@ async fn limits(app: &AppState, req: Request, next: Next) -> Response {
         BodyRead::TimedOut => return timed_out(),
     };
     let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match tokio::time::timeout_at(deadline, next.run(req)).await {
+    match tokio::time::timeout_at(deadline, run(router, req)).await {
         Ok(res) => res,
         Err(_) => timed_out(),
     }

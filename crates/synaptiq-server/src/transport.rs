@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use axum::Router;
 use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -45,7 +44,7 @@ pub async fn serve(
     listener: TcpListener,
     mode: Mode,
     app: AppState,
-    router: Router,
+    router: crate::stack::Stack,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let permits = Arc::new(Semaphore::new(app.config.max_connections));
@@ -96,7 +95,7 @@ async fn handle(
     peer: SocketAddr,
     mode: Mode,
     app: AppState,
-    router: Router,
+    router: crate::stack::Stack,
     watcher: hyper_util::server::graceful::Watcher,
 ) {
     let head_timeout = app.config.header_read_timeout;
@@ -150,7 +149,7 @@ async fn serve_http<I>(
     io: TokioIo<I>,
     peer: SocketAddr,
     app: AppState,
-    router: Router,
+    router: crate::stack::Stack,
     watcher: hyper_util::server::graceful::Watcher,
     proto: Proto,
 ) where

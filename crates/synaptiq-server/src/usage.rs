@@ -11,30 +11,46 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::http::StatusCode;
-use synaptiq_core::ids::{KeyId, OrgId};
+use synaptiq_core::ids::OrgId;
 use synaptiq_core::scope::Environment;
 use synaptiq_store::{KeyRecord, Store, UsageCount, UsageFact};
 use synaptiq_types::time::Timestamp;
 
+use crate::short_key::ShortKey;
+
 const HOUR_MS: i64 = 3_600_000;
 
-/// Pending facts, newest per key, and pending counters per (key, hour).
+/// What one key did since the last flush.
+#[derive(Default)]
+struct KeyUsage {
+    /// The newest fact, with its address unformatted (compared on every request); `None` if
+    /// the key was only refused.
+    fact: Option<(UsageFact, IpAddr)>,
+    /// Counters, one per hour (rarely more than one).
+    hours: Vec<UsageCount>,
+}
+
+/// Pending facts and counters per key, under one lock: a request takes it once.
 #[derive(Default)]
 pub struct UsageRecorder {
-    /// The newest fact per key, with its address unformatted (compared on every request).
-    pending: Mutex<HashMap<KeyId, (UsageFact, IpAddr)>>,
-    /// Pending counters per key, one per hour (rarely more than one).
-    counts: Mutex<HashMap<KeyId, Vec<UsageCount>>>,
+    keys: Mutex<HashMap<ShortKey, KeyUsage, foldhash::fast::RandomState>>,
 }
 
 impl UsageRecorder {
-    /// Notes one successful use (cheap: one short critical section).
-    pub fn note(&self, key_id: &KeyId, ip: IpAddr, user_agent: Option<&str>) {
-        let Ok(mut map) = self.pending.lock() else {
+    /// Notes one use of `key` at `at` that reached its handler, answered with `status`.
+    pub fn used(
+        &self,
+        key: &KeyRecord,
+        at: Timestamp,
+        ip: IpAddr,
+        user_agent: Option<&str>,
+        status: StatusCode,
+    ) {
+        let Ok(mut map) = self.keys.lock() else {
             return;
         };
-        let at = Timestamp::now();
-        match map.get_mut(key_id) {
+        let usage = entry(&mut map, key);
+        match &mut usage.fact {
             Some((f, last_ip)) => {
                 f.at = at;
                 if *last_ip != ip {
@@ -46,70 +62,36 @@ impl UsageRecorder {
                 }
             }
             None => {
-                map.insert(
-                    key_id.clone(),
-                    (
-                        UsageFact {
-                            key_id: key_id.clone(),
-                            at,
-                            ip: ip.to_string(),
-                            user_agent: user_agent.map(truncate),
-                        },
-                        ip,
-                    ),
-                );
+                usage.fact = Some((
+                    UsageFact {
+                        key_id: key.id.clone(),
+                        at,
+                        ip: ip.to_string(),
+                        user_agent: user_agent.map(truncate),
+                    },
+                    ip,
+                ));
             }
         }
+        add_count(usage, key, at, status);
     }
 
-    /// Counts one answered request of `key` by its status class (1xx/3xx are not counted).
-    pub fn count(&self, key: &KeyRecord, status: StatusCode) {
-        let code = status.as_u16();
-        if !(200..300).contains(&code) && code < 400 {
-            return;
-        }
-        let hour = Timestamp::now().millis().div_euclid(HOUR_MS) * HOUR_MS;
-        let Ok(mut map) = self.counts.lock() else {
+    /// Counts one refused request of `key` (scope, address or rate limit) by its status class.
+    pub fn count(&self, key: &KeyRecord, at: Timestamp, status: StatusCode) {
+        let Ok(mut map) = self.keys.lock() else {
             return;
         };
-        // Looked up by `&str` first: an owned key (an allocation) only for a key's first request.
-        let hours = match map.get_mut(key.id.as_str()) {
-            Some(h) => h,
-            None => map.entry(key.id.clone()).or_default(),
-        };
-        let c = match hours.iter().position(|c| c.hour.millis() == hour) {
-            Some(i) => &mut hours[i],
-            None => {
-                hours.push(UsageCount {
-                    key_id: key.id.clone(),
-                    org_id: key.org_id.clone(),
-                    environment: key.environment,
-                    hour: Timestamp(hour),
-                    ok: 0,
-                    client_error: 0,
-                    rate_limited: 0,
-                    server_error: 0,
-                });
-                let last = hours.len() - 1;
-                &mut hours[last]
-            }
-        };
-        match code {
-            200..=299 => c.ok += 1,
-            429 => c.rate_limited += 1,
-            400..=499 => c.client_error += 1,
-            _ => c.server_error += 1,
-        }
+        add_count(entry(&mut map, key), key, at, status);
     }
 
     /// Counters of one organization and environment not yet written (so the dashboard shows
     /// this node's last seconds too).
     pub fn pending_counts(&self, org: &OrgId, env: Environment) -> Vec<UsageCount> {
-        self.counts.lock().map_or_else(
+        self.keys.lock().map_or_else(
             |_| Vec::new(),
             |map| {
                 map.values()
-                    .flatten()
+                    .flat_map(|u| &u.hours)
                     .filter(|c| &c.org_id == org && c.environment == env)
                     .cloned()
                     .collect()
@@ -121,14 +103,16 @@ impl UsageRecorder {
     /// failure both are kept for the next try (counters are added back; a fact is kept unless
     /// a newer one arrived).
     pub async fn flush(&self, store: &dyn Store) {
-        let batch: Vec<UsageFact> = match self.pending.lock() {
-            Ok(mut map) => map.drain().map(|(_, (f, _))| f).collect(),
+        let (mut batch, mut counts) = (Vec::<UsageFact>::new(), Vec::<UsageCount>::new());
+        match self.keys.lock() {
+            Ok(mut map) => {
+                for (_, u) in map.drain() {
+                    batch.extend(u.fact.map(|(f, _)| f));
+                    counts.extend(u.hours);
+                }
+            }
             Err(_) => return,
-        };
-        let counts: Vec<UsageCount> = match self.counts.lock() {
-            Ok(mut map) => map.drain().flat_map(|(_, c)| c).collect(),
-            Err(_) => Vec::new(),
-        };
+        }
         if batch.is_empty() && counts.is_empty() {
             return;
         }
@@ -136,10 +120,14 @@ impl UsageRecorder {
             && let Err(e) = store.record_usage(&batch).await
         {
             tracing::warn!(error = %e, keys = batch.len(), "could not write key usage; will retry");
-            if let Ok(mut map) = self.pending.lock() {
+            if let Ok(mut map) = self.keys.lock() {
                 for f in batch {
                     let ip = f.ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-                    map.entry(f.key_id.clone()).or_insert((f, ip));
+                    // A newer fact that arrived meanwhile wins.
+                    map.entry(ShortKey::new(f.key_id.as_str()))
+                        .or_default()
+                        .fact
+                        .get_or_insert((f, ip));
                 }
             }
         }
@@ -153,11 +141,14 @@ impl UsageRecorder {
 
     /// Adds counters that could not be written back to the pending ones.
     fn restore(&self, counts: Vec<UsageCount>) {
-        let Ok(mut map) = self.counts.lock() else {
+        let Ok(mut map) = self.keys.lock() else {
             return;
         };
         for c in counts {
-            let hours = map.entry(c.key_id.clone()).or_default();
+            let hours = &mut map
+                .entry(ShortKey::new(c.key_id.as_str()))
+                .or_default()
+                .hours;
             match hours.iter_mut().find(|h| h.hour == c.hour) {
                 Some(slot) => {
                     slot.ok += c.ok;
@@ -168,6 +159,47 @@ impl UsageRecorder {
                 None => hours.push(c),
             }
         }
+    }
+}
+
+/// The pending usage of `key` (keyed inline: no allocation, one lookup).
+fn entry<'m>(
+    map: &'m mut HashMap<ShortKey, KeyUsage, foldhash::fast::RandomState>,
+    key: &KeyRecord,
+) -> &'m mut KeyUsage {
+    map.entry(ShortKey::new(key.id.as_str())).or_default()
+}
+
+/// Adds one answer with `status` at `at` to the counters (1xx/3xx are not counted).
+fn add_count(usage: &mut KeyUsage, key: &KeyRecord, at: Timestamp, status: StatusCode) {
+    let code = status.as_u16();
+    if !(200..300).contains(&code) && code < 400 {
+        return;
+    }
+    let hour = at.millis().div_euclid(HOUR_MS) * HOUR_MS;
+    let hours = &mut usage.hours;
+    let c = match hours.iter().position(|c| c.hour.millis() == hour) {
+        Some(i) => &mut hours[i],
+        None => {
+            hours.push(UsageCount {
+                key_id: key.id.clone(),
+                org_id: key.org_id.clone(),
+                environment: key.environment,
+                hour: Timestamp(hour),
+                ok: 0,
+                client_error: 0,
+                rate_limited: 0,
+                server_error: 0,
+            });
+            let last = hours.len() - 1;
+            &mut hours[last]
+        }
+    };
+    match code {
+        200..=299 => c.ok += 1,
+        429 => c.rate_limited += 1,
+        400..=499 => c.client_error += 1,
+        _ => c.server_error += 1,
     }
 }
 

@@ -174,9 +174,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn minute(id: &str, n: u32) -> Vec<Bucket> {
+fn minute(n: u32) -> Vec<Bucket> {
     vec![Bucket {
-        id: id.into(),
         rate: Rate::per_minute(n),
         kind: BucketKind::Minute,
     }]
@@ -213,7 +212,7 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
             let mut ok = 0;
             for _ in 0..25 {
                 if limiter
-                    .check(&id, &minute(&format!("{id}:m"), 100), true)
+                    .check(&id, &minute(100), true)
                     .await
                     .refused
                     .is_none()
@@ -239,7 +238,7 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
     // failures the limiter reports itself degraded.
     drop(redis);
     for n in 0..synaptiq_server::ratelimit::FAILURES_TO_DEGRADE {
-        let v = a.check(&id, &minute(&format!("{id}:m"), 100), true).await;
+        let v = a.check(&id, &minute(100), true).await;
         assert!(
             v.refused.is_none(),
             "fresh local bucket allows (attempt {n})"
@@ -261,6 +260,6 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!a.degraded(), "recovered after Redis came back");
-    let v = a.check(&id, &minute(&format!("{id}:m"), 100), true).await;
+    let v = a.check(&id, &minute(100), true).await;
     assert!(v.refused.is_none(), "the restarted Redis is empty");
 }

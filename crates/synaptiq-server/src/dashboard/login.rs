@@ -209,14 +209,12 @@ async fn throttled(app: &AppState, ip: std::net::IpAddr, email: &str) -> Option<
     };
     let buckets = [
         Bucket {
-            id: format!("login:ip:{ip}"),
             rate: rate(PER_IP),
-            kind: BucketKind::Minute,
+            kind: BucketKind::Named(format!("ip:{ip}")),
         },
         Bucket {
-            id: format!("login:acct:{email}"),
             rate: rate(PER_ACCOUNT),
-            kind: BucketKind::Minute,
+            kind: BucketKind::Named(format!("acct:{email}")),
         },
     ];
     let outcome = app.limiter.check("login", &buckets, true).await;

@@ -3,16 +3,20 @@
 //! Written by hand rather than with `governor`: limits differ per key (scope × plan, changing
 //! with the plan), several buckets must be charged all-or-nothing, and the same arithmetic
 //! ([`synaptiq_core::gcra`]) runs in the Redis script. Buckets live in sharded mutex-protected
-//! maps; all buckets of one owner (a key, or an IP) share a shard, so one short critical
-//! section checks and charges them together and concurrent requests never lose an update.
+//! maps, one entry per owner (a key, or an IP) holding all of its buckets, so one short critical
+//! section checks and charges them together and concurrent requests never lose an update. A
+//! request of a known owner allocates nothing: the entry is found by the owner's `&str`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use smallvec::SmallVec;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use synaptiq_core::gcra::{Decision, Rate};
 
-use super::{Bucket, Outcome};
+use super::{Bucket, BucketKind, Outcome};
+use crate::short_key::ShortKey;
 
 const SHARDS: usize = 32;
 /// Buckets untouched for this long are full again and can be dropped (longest period: a day).
@@ -46,13 +50,16 @@ impl Verdict {
     }
 }
 
+/// The buckets of one owner: each bucket's theoretical arrival time (GCRA TAT).
+type OwnerBuckets = SmallVec<[(BucketKind, u64); 2]>;
+
 /// Buckets in memory.
 pub struct LocalBuckets {
     start: Instant,
     start_unix_ns: u64,
-    shards: Vec<Mutex<HashMap<String, u64>>>,
+    shards: Vec<Mutex<HashMap<ShortKey, OwnerBuckets, foldhash::fast::RandomState>>>,
     /// One hasher for all threads, so an owner always lands in the same shard.
-    hasher: std::hash::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Default for LocalBuckets {
@@ -64,8 +71,10 @@ impl Default for LocalBuckets {
         Self {
             start: Instant::now(),
             start_unix_ns,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: std::hash::RandomState::new(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
+            hasher: foldhash::fast::RandomState::default(),
         }
     }
 }
@@ -94,17 +103,24 @@ impl LocalBuckets {
                 refused: Some(0),
             };
         };
-        let decisions: Vec<Decision> = buckets
-            .iter()
-            .map(|b| b.rate.check(map.get(&b.id).copied().unwrap_or(0), now))
-            .collect();
+        let have = map.get(owner.as_bytes());
+        let tat = |b: &Bucket| {
+            have.and_then(|o| o.iter().find(|(k, _)| k.same_bucket(&b.kind)))
+                .map_or(0, |(_, t)| *t)
+        };
+        let decisions: SmallVec<[Decision; 3]> =
+            buckets.iter().map(|b| b.rate.check(tat(b), now)).collect();
         let refused = decisions.iter().position(|d| !d.allowed);
         if spend && refused.is_none() {
             if map.len() > 100_000 {
-                map.retain(|_, t| *t + IDLE_NS > now);
+                map.retain(|_, o| o.iter().any(|(_, t)| *t + IDLE_NS > now));
             }
+            let entry = map.entry(ShortKey::new(owner)).or_default();
             for (b, d) in buckets.iter().zip(&decisions) {
-                map.insert(b.id.clone(), d.new_tat_ns);
+                match entry.iter_mut().find(|(k, _)| k.same_bucket(&b.kind)) {
+                    Some((_, t)) => *t = d.new_tat_ns,
+                    None => entry.push((b.kind.clone(), d.new_tat_ns)),
+                }
             }
         }
         let verdicts = buckets
@@ -127,11 +143,17 @@ mod tests {
     use super::super::BucketKind;
     use super::*;
 
-    fn minute(id: &str, n: u32) -> Bucket {
+    fn minute(n: u32) -> Bucket {
         Bucket {
-            id: id.into(),
             rate: Rate::per_minute(n),
             kind: BucketKind::Minute,
+        }
+    }
+
+    fn route(i: usize, n: u32) -> Bucket {
+        Bucket {
+            rate: Rate::per_minute(n),
+            kind: BucketKind::Route(i, std::sync::Arc::from("GET /x")),
         }
     }
 
@@ -144,11 +166,7 @@ mod tests {
                 let (rl, allowed) = (rl.clone(), allowed.clone());
                 std::thread::spawn(move || {
                     for _ in 0..100 {
-                        if rl
-                            .check("key_x", &[minute("key_x:m", 120)], true)
-                            .refused
-                            .is_none()
-                        {
+                        if rl.check("key_x", &[minute(120)], true).refused.is_none() {
                             allowed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
@@ -166,7 +184,7 @@ mod tests {
     #[test]
     fn all_or_nothing_across_buckets() {
         let rl = LocalBuckets::default();
-        let buckets = [minute("a:m", 10), minute("a:r", 2)];
+        let buckets = [minute(10), route(0, 2)];
         assert!(rl.check("a", &buckets, true).refused.is_none());
         assert!(rl.check("a", &buckets, true).refused.is_none());
         let out = rl.check("a", &buckets, true);
@@ -174,6 +192,9 @@ mod tests {
         // The refused request charged nothing: 8 of 10 left in the minute bucket.
         let peek = rl.check("a", &buckets[..1], false);
         assert_eq!(peek.verdicts[0].decision.remaining, 8);
-        assert!(rl.check("b", &[minute("b:m", 1)], true).refused.is_none());
+        assert!(rl.check("b", &[minute(1)], true).refused.is_none());
+        // Another owner and another route are other buckets.
+        assert!(rl.check("a", &[route(1, 1)], true).refused.is_none());
+        assert!(rl.check("b", &[route(0, 2)], true).refused.is_none());
     }
 }

@@ -14,8 +14,8 @@ pub mod redis;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use synaptiq_core::gcra::Rate;
@@ -29,33 +29,63 @@ pub const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
 /// answer under load falls back for that request only).
 pub const FAILURES_TO_DEGRADE: u32 = 3;
 
-/// What a bucket limits, for messages.
+/// What a bucket limits. Together with its owner it names the bucket: the storage id is
+/// `<owner>:<suffix>` (`key_…:m`, `key_…:r3`, `key_…:d`, `login:ip:…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BucketKind {
     /// The key's per-minute limit (scope × plan).
     Minute,
-    /// A per-route cap.
-    Route(String),
+    /// A per-route cap: its index in the rate policy and its label for messages.
+    Route(usize, Arc<str>),
     /// The daily quota.
     Daily,
+    /// Any other bucket of an owner, by name.
+    Named(String),
 }
 
-/// One bucket to check.
+impl BucketKind {
+    /// Whether two kinds name the same bucket of one owner (route labels are not compared:
+    /// the index decides).
+    pub fn same_bucket(&self, other: &BucketKind) -> bool {
+        match (self, other) {
+            (BucketKind::Minute, BucketKind::Minute) | (BucketKind::Daily, BucketKind::Daily) => {
+                true
+            }
+            (BucketKind::Route(a, _), BucketKind::Route(b, _)) => a == b,
+            (BucketKind::Named(a), BucketKind::Named(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// The storage id of this bucket of `owner`.
+    pub fn storage_id(&self, owner: &str) -> String {
+        match self {
+            BucketKind::Minute => format!("{owner}:m"),
+            BucketKind::Route(i, _) => format!("{owner}:r{i}"),
+            BucketKind::Daily => format!("{owner}:d"),
+            BucketKind::Named(n) => format!("{owner}:{n}"),
+        }
+    }
+}
+
+/// One bucket of an owner to check. Buckets carry no ids of their own: the hot path builds
+/// them without allocating.
 #[derive(Debug, Clone)]
 pub struct Bucket {
-    /// Storage id, unique per key and kind.
-    pub id: String,
     /// Its rate.
     pub rate: Rate,
-    /// What it limits.
+    /// What it limits (and, with the owner, its name).
     pub kind: BucketKind,
 }
+
+/// Verdicts of one check, in the order of the buckets (rarely more than three).
+pub type Verdicts = smallvec::SmallVec<[Verdict; 3]>;
 
 /// The result of checking all of a request's buckets at once.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// Verdicts in the order of the buckets given.
-    pub verdicts: Vec<Verdict>,
+    pub verdicts: Verdicts,
     /// The first refusing bucket, if any (then nothing was spent).
     pub refused: Option<usize>,
 }
@@ -117,14 +147,15 @@ impl RateLimiter {
         if let Some(r) = &self.redis
             && !self.degraded()
         {
-            let why = match tokio::time::timeout(REDIS_TIMEOUT, r.check(buckets, spend)).await {
-                Ok(Ok(outcome)) => {
-                    self.failures.store(0, Ordering::Relaxed);
-                    return outcome;
-                }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "timeout".to_owned(),
-            };
+            let why =
+                match tokio::time::timeout(REDIS_TIMEOUT, r.check(owner, buckets, spend)).await {
+                    Ok(Ok(outcome)) => {
+                        self.failures.store(0, Ordering::Relaxed);
+                        return outcome;
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(_) => "timeout".to_owned(),
+                };
             if self.failures.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_TO_DEGRADE {
                 self.set_degraded(true, &why);
             }
@@ -136,12 +167,11 @@ impl RateLimiter {
     /// With Redis configured but unreachable this fails closed (refused).
     pub async fn auth_failure(&self, ip: IpAddr, per_minute: u32) -> Verdict {
         let bucket = [Bucket {
-            id: format!("ip:{ip}"),
             rate: Rate::per_minute(per_minute),
             kind: BucketKind::Minute,
         }];
         let mut v = self
-            .check(&bucket[0].id, &bucket, true)
+            .check(&format!("ip:{ip}"), &bucket, true)
             .await
             .verdicts
             .remove(0);
@@ -155,11 +185,10 @@ impl RateLimiter {
     /// Whether `ip` has used up its failed-authentication budget (nothing spent).
     pub async fn ip_blocked(&self, ip: IpAddr, per_minute: u32) -> bool {
         let bucket = [Bucket {
-            id: format!("ip:{ip}"),
             rate: Rate::per_minute(per_minute),
             kind: BucketKind::Minute,
         }];
-        self.check(&bucket[0].id, &bucket, false)
+        self.check(&format!("ip:{ip}"), &bucket, false)
             .await
             .refused
             .is_some()

@@ -78,11 +78,16 @@ impl RedisBuckets {
     }
 
     /// One round trip: checks (and charges) all buckets atomically.
-    pub async fn check(&self, buckets: &[Bucket], spend: bool) -> redis::RedisResult<Outcome> {
+    pub async fn check(
+        &self,
+        owner: &str,
+        buckets: &[Bucket],
+        spend: bool,
+    ) -> redis::RedisResult<Outcome> {
         let mut inv = self.script.prepare_invoke();
         inv.arg(if spend { 1 } else { 0 });
         for b in buckets {
-            inv.key(format!("{PREFIX}{}", b.id));
+            inv.key(format!("{PREFIX}{}", b.kind.storage_id(owner)));
             inv.arg(b.rate.limit).arg(b.rate.period_ns / 1000);
         }
         let mut conn = self.conn.clone();

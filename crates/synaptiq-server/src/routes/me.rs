@@ -1,31 +1,215 @@
 //! `GET /api/v1/me`: the calling key, its organization and its rate-limit state.
+//!
+//! The hottest route of the API. Its answer is serialized by serde once per cached key (from the
+//! same [`Me`] type the OpenAPI document describes) around the two fields that change per
+//! request, the status and the rate-limit state; a request copies the two parts and writes
+//! those fields in between.
 
-use axum::Json;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use synaptiq_store::AuthRecord;
 use synaptiq_types::me::{Me, MeKey, RateLimitState};
 use synaptiq_types::time::Timestamp;
 
+use crate::ratelimit::Verdict;
 use crate::stack::Caller;
 
 /// Describes the calling key. Works with any valid key.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "getMe",
     responses((status = 200, description = "The calling key.", body = Me)))]
-pub async fn me(caller: Caller) -> Json<Me> {
-    let k = &caller.auth.key;
-    Json(Me {
+pub async fn me(caller: Caller) -> Response {
+    let status = caller.auth.key.status(Timestamp::now()).as_str();
+    match caller.auth.me_template() {
+        Some(t) => t.render(status, &caller.verdict),
+        None => axum::Json(me_value(&caller.auth, status, &caller.verdict)).into_response(),
+    }
+}
+
+/// The answer of `auth` with `status` and the rate-limit state `v`.
+fn me_value(auth: &AuthRecord, status: &str, v: &Verdict) -> Me {
+    let k = &auth.key;
+    Me {
         key: MeKey {
             id: k.id.to_string(),
             name: k.name.clone(),
             scope: k.scope.as_str().to_owned(),
             environment: k.environment.as_str().to_owned(),
-            status: k.status(Timestamp::now()).as_str().to_owned(),
+            status: status.to_owned(),
             expires_at: k.expires_at,
             hint: k.hint.clone(),
         },
-        organization: caller.auth.org.to_wire(),
+        organization: auth.org.to_wire(),
         rate_limit: RateLimitState {
-            limit: caller.verdict.limit,
-            remaining: caller.verdict.decision.remaining,
-            reset: caller.verdict.reset_unix,
+            limit: v.limit,
+            remaining: v.decision.remaining,
+            reset: v.reset_unix,
         },
-    })
+    }
+}
+
+/// One key's `/api/v1/me` answer, serialized around its per-request fields:
+/// `head` + status + `tail` + `{"limit":…,"remaining":…,"reset":…}}`.
+pub struct MeTemplate {
+    head: Box<[u8]>,
+    tail: Box<[u8]>,
+}
+
+/// What serde writes for an empty status (JSON escapes every `"` inside strings, so this
+/// sequence appears only as the field itself).
+const STATUS_FIELD: &[u8] = br#","status":"""#;
+/// What serde writes for a zero rate-limit state at the end of the object.
+const ZERO_RATE: &[u8] = br#"{"limit":0,"remaining":0,"reset":0}}"#;
+
+impl MeTemplate {
+    /// The template of `auth`; `None` if serde's output is not shaped as expected (then each
+    /// request serializes the whole answer).
+    pub fn new(auth: &AuthRecord) -> Option<Self> {
+        let zero = Verdict::at(0, synaptiq_core::gcra::Decision::default(), 0);
+        let json = serde_json::to_vec(&me_value(auth, "", &zero)).ok()?;
+        let at = json
+            .windows(STATUS_FIELD.len())
+            .position(|w| w == STATUS_FIELD)?;
+        let rest = json.strip_suffix(ZERO_RATE)?;
+        let split = at + STATUS_FIELD.len() - 1;
+        Some(Self {
+            head: rest[..split].into(),
+            tail: rest[split..].into(),
+        })
+    }
+
+    /// The answer with `status` and the rate-limit state `v`.
+    pub fn render(&self, status: &str, v: &Verdict) -> Response {
+        let mut out = Vec::with_capacity(self.head.len() + self.tail.len() + 96);
+        out.extend_from_slice(&self.head);
+        // Statuses are fixed ASCII words (`active`, `rotating`): nothing to escape.
+        out.extend_from_slice(status.as_bytes());
+        out.extend_from_slice(&self.tail);
+        let mut n = itoa::Buffer::new();
+        out.extend_from_slice(br#"{"limit":"#);
+        out.extend_from_slice(n.format(v.limit).as_bytes());
+        out.extend_from_slice(br#","remaining":"#);
+        out.extend_from_slice(n.format(v.decision.remaining).as_bytes());
+        out.extend_from_slice(br#","reset":"#);
+        out.extend_from_slice(n.format(v.reset_unix).as_bytes());
+        out.extend_from_slice(b"}}");
+        let mut res = Response::new(Body::from(out));
+        // Room for every header the stack adds, so the map is allocated once.
+        let mut headers = HeaderMap::with_capacity(16);
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        *res.headers_mut() = headers;
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use synaptiq_core::gcra::Decision;
+    use synaptiq_core::ids::{KeyId, OrgId};
+    use synaptiq_core::plan::Plan;
+    use synaptiq_core::scope::{Environment, Scope};
+    use synaptiq_store::{KeyRecord, OrgRecord};
+
+    fn record(name: &str, org: &str, expires: Option<i64>) -> AuthRecord {
+        AuthRecord {
+            key: KeyRecord {
+                id: KeyId::generate(),
+                org_id: OrgId::generate(),
+                environment: Environment::Test,
+                name: name.to_owned(),
+                scope: Scope::Write,
+                hint: "sk_test_abcd…wxyz".to_owned(),
+                allowed_ips: Vec::new(),
+                created_at: Timestamp(1_700_000_000_000),
+                expires_at: expires.map(Timestamp),
+                revoked_at: None,
+                exposed_at: None,
+                rotated_from: None,
+                rotated_to: None,
+                last_used_at: None,
+                last_used_ip: None,
+                last_used_user_agent: None,
+            },
+            org: OrgRecord {
+                id: OrgId::generate(),
+                name: org.to_owned(),
+                plan: Plan::Pro,
+                created_at: Timestamp(1_690_000_000_123),
+            },
+        }
+    }
+
+    /// The template's bytes are exactly serde's for every shape of name, status and state.
+    #[test]
+    fn template_matches_serde() {
+        let names = [
+            "plain",
+            "",
+            r#"quote " and \ backslash"#,
+            r#","status":"","#,
+            "ünïcødé ✓ 键",
+            "tab\tnewline\ncontrol\u{1}",
+            r#"{"limit":0,"remaining":0,"reset":0}}"#,
+        ];
+        let verdicts = [
+            Verdict::at(0, Decision::default(), 0),
+            Verdict::at(
+                600,
+                Decision {
+                    allowed: true,
+                    remaining: 599,
+                    reset_after_ns: 100_000_000,
+                    retry_after_ns: 0,
+                    new_tat_ns: 0,
+                },
+                1_790_000_000_000_000_000,
+            ),
+            Verdict {
+                limit: u32::MAX,
+                decision: Decision {
+                    remaining: u32::MAX,
+                    ..Decision::default()
+                },
+                reset_unix: i64::MIN,
+            },
+        ];
+        for name in names {
+            for org in ["Acme", name] {
+                for expires in [None, Some(1_800_000_000_999)] {
+                    let auth = record(name, org, expires);
+                    let t = MeTemplate::new(&auth).expect("template");
+                    for status in ["active", "rotating"] {
+                        for v in &verdicts {
+                            let want =
+                                serde_json::to_vec(&me_value(&auth, status, v)).expect("json");
+                            let res = t.render(status, v);
+                            assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+                            let body = futures_body(res);
+                            assert_eq!(
+                                String::from_utf8_lossy(&body),
+                                String::from_utf8_lossy(&want),
+                                "{name:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn futures_body(res: Response) -> Vec<u8> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .expect("body")
+                .to_vec()
+        })
+    }
 }

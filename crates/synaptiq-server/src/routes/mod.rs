@@ -65,16 +65,20 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    let router = on(filter(&method), handler);
-    (
-        RouteDef {
-            method,
-            path,
-            access,
-            in_openapi: true,
-        },
-        router,
-    )
+    let def = RouteDef {
+        method,
+        path,
+        access,
+        in_openapi: true,
+    };
+    let router = match access {
+        Access::AnyKey | Access::Scope(_) => on(
+            filter(&def.method),
+            crate::guard::Guarded::new(handler, def.clone()),
+        ),
+        Access::Public | Access::Session { .. } => on(filter(&def.method), handler),
+    };
+    (def, router)
 }
 
 /// A table row that is not an API operation (documentation pages).

@@ -15,7 +15,6 @@ pub mod dashboard;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
@@ -41,7 +40,7 @@ pub struct Keys {
 
 pub struct TestApp {
     pub app: AppState,
-    pub router: Router,
+    pub router: synaptiq_server::stack::Stack,
     pub store: Arc<dyn Store>,
     pub org_a: OrgId,
     pub org_b: OrgId,
