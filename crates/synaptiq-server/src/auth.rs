@@ -103,13 +103,16 @@ pub struct Verified {
     pub record: AuthRecord,
     /// The key's allow-list, parsed (empty = anywhere).
     pub allowed_ips: Vec<ipnet::IpNet>,
+    /// Its limits under the server's rate policy: (per minute, per day).
+    pub limits: (u32, Option<u32>),
     /// Its `GET /api/v1/me` answer around the per-request fields, made on first use.
     me: std::sync::OnceLock<Option<crate::routes::me::MeTemplate>>,
 }
 
 impl Verified {
-    /// Prepares `record` for the hot path.
-    pub fn new(record: AuthRecord) -> Self {
+    /// Prepares `record` for the hot path under the server's rate `policy`.
+    pub fn new(record: AuthRecord, policy: &synaptiq_core::plan::RatePolicy) -> Self {
+        let limits = crate::guard::key_limits(policy, &record);
         let allowed_ips = record
             .key
             .allowed_ips
@@ -119,6 +122,7 @@ impl Verified {
         Self {
             record,
             allowed_ips,
+            limits,
             me: std::sync::OnceLock::new(),
         }
     }

@@ -115,10 +115,22 @@ pub(crate) fn buckets(
     auth: &AuthRecord,
     route: &RouteGuard,
 ) -> smallvec::SmallVec<[Bucket; 3]> {
-    let policy = &app.config.rate_policy;
+    buckets_for(key_limits(&app.config.rate_policy, auth), route)
+}
+
+/// The limits of `auth` under `policy`: (per minute, per day).
+pub(crate) fn key_limits(policy: &RatePolicy, auth: &AuthRecord) -> (u32, Option<u32>) {
+    (
+        policy.limit(auth.key.scope, auth.org.plan),
+        policy.daily(auth.org.plan),
+    )
+}
+
+/// The buckets of a key with `(per minute, per day)` limits on this route.
+fn buckets_for(limits: (u32, Option<u32>), route: &RouteGuard) -> smallvec::SmallVec<[Bucket; 3]> {
     let mut b = smallvec::SmallVec::new();
     b.push(Bucket {
-        rate: Rate::per_minute(policy.limit(auth.key.scope, auth.org.plan)),
+        rate: Rate::per_minute(limits.0),
         kind: BucketKind::Minute,
     });
     if let Some((i, n, label)) = &route.cap {
@@ -127,7 +139,7 @@ pub(crate) fn buckets(
             kind: BucketKind::Route(*i, label.clone()),
         });
     }
-    if let Some(q) = policy.daily(auth.org.plan) {
+    if let Some(q) = limits.1 {
         b.push(Bucket {
             rate: Rate::per_day(q),
             kind: BucketKind::Daily,
@@ -204,7 +216,7 @@ where
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    let buckets = buckets(app, &auth, route);
+    let buckets = buckets_for(auth.limits, route);
     let owner = auth.key.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
         let res = with_key_headers(err.into_response(), app, &auth, verdict, now);
@@ -409,7 +421,7 @@ async fn authenticate(
                 .store
                 .find_by_hash(&hash)
                 .await?
-                .map(|r| Arc::new(Verified::new(r)));
+                .map(|r| Arc::new(Verified::new(r, &app.config.rate_policy)));
             app.keys.put(hash, found.clone());
             found
         }

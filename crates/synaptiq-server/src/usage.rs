@@ -26,8 +26,9 @@ struct KeyUsage {
     /// The newest fact, with its address unformatted (compared on every request); `None` if
     /// the key was only refused.
     fact: Option<(UsageFact, IpAddr)>,
-    /// Counters, one per hour (rarely more than one).
-    hours: Vec<UsageCount>,
+    /// Counters, one per hour (rarely more than one; inline, so counting a request touches no
+    /// memory beyond the map's slot).
+    hours: smallvec::SmallVec<[UsageCount; 1]>,
 }
 
 /// Pending facts and counters per key, under one lock: a request takes it once.

@@ -49,10 +49,11 @@ fn me_value(auth: &AuthRecord, status: &str, v: &Verdict) -> Me {
 }
 
 /// One key's `/api/v1/me` answer, serialized around its per-request fields:
-/// `head` + status + `tail` + `{"limit":…,"remaining":…,"reset":…}}`.
+/// `bytes[..split]` + status + `bytes[split..]` + `{"limit":…,"remaining":…,"reset":…}}`
+/// (one buffer: one less cache miss per request than two).
 pub struct MeTemplate {
-    head: Box<[u8]>,
-    tail: Box<[u8]>,
+    bytes: Box<[u8]>,
+    split: usize,
 }
 
 /// What serde writes for an empty status (JSON escapes every `"` inside strings, so this
@@ -71,20 +72,20 @@ impl MeTemplate {
             .windows(STATUS_FIELD.len())
             .position(|w| w == STATUS_FIELD)?;
         let rest = json.strip_suffix(ZERO_RATE)?;
-        let split = at + STATUS_FIELD.len() - 1;
         Some(Self {
-            head: rest[..split].into(),
-            tail: rest[split..].into(),
+            bytes: rest.into(),
+            split: at + STATUS_FIELD.len() - 1,
         })
     }
 
     /// The answer with `status` and the rate-limit state `v`.
     pub fn render(&self, status: &str, v: &Verdict) -> Response {
-        let mut out = Vec::with_capacity(self.head.len() + self.tail.len() + 96);
-        out.extend_from_slice(&self.head);
+        let (head, tail) = self.bytes.split_at(self.split);
+        let mut out = Vec::with_capacity(self.bytes.len() + 96);
+        out.extend_from_slice(head);
         // Statuses are fixed ASCII words (`active`, `rotating`): nothing to escape.
         out.extend_from_slice(status.as_bytes());
-        out.extend_from_slice(&self.tail);
+        out.extend_from_slice(tail);
         let mut n = itoa::Buffer::new();
         out.extend_from_slice(br#"{"limit":"#);
         out.extend_from_slice(n.format(v.limit).as_bytes());
