@@ -300,7 +300,7 @@ pub fn document() -> Value {
     optional_bodies_are_absent_not_null(&mut doc);
     apply_constraints(&mut doc);
     add_links(&mut doc);
-    for (def, _) in routes::table() {
+    for def in routes::table().into_iter().map(|r| r.def) {
         if !def.in_openapi {
             continue;
         }

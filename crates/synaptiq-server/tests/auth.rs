@@ -83,7 +83,7 @@ async fn authorization_matrix_covers_every_route() {
     let t = TestApp::new().await;
     let mut checked = 0;
     let mut n = 0;
-    for (def, _) in routes::table() {
+    for def in routes::table().into_iter().map(|r| r.def) {
         if def.access == Access::Public {
             let path = def
                 .path
@@ -180,9 +180,72 @@ async fn authorization_matrix_covers_every_route() {
     assert!(checked >= 6 * 15, "only {checked} cells checked");
 }
 
+/// The stack dispatches API operations on static paths itself (exact method and path); the
+/// answers must be those of axum's router: same status, same headers, same body shape, for
+/// every identity.
+#[tokio::test]
+async fn direct_dispatch_matches_the_router() {
+    let t = TestApp::new().await;
+    let routed = t.router.without_direct_dispatch();
+    assert_eq!(routed.direct_routes(), 0);
+    assert!(
+        t.router.direct_routes() >= 8,
+        "{}",
+        t.router.direct_routes()
+    );
+    let mut n = 0;
+    for def in routes::table().into_iter().map(|r| r.def) {
+        if !def.in_openapi || def.path.contains('{') {
+            continue;
+        }
+        let path = if def.path.ends_with("/search") {
+            format!("{}?q=example", def.path)
+        } else {
+            format!("{}?limit=5", def.path)
+        };
+        for who in EVERYONE {
+            let key = key_of(&t, who);
+            let body = |i: u32| match (def.method.as_str(), def.path) {
+                ("POST", "/api/v1/leads") => {
+                    Some(json!({"email": format!("direct{n}-{i}@example.com")}))
+                }
+                ("POST", "/api/v1/keys") => Some(json!({"name": "direct", "scope": "read"})),
+                _ => None,
+            };
+            let req = |i| common::request(def.method.clone(), &path, key, body(i));
+            let direct = TestApp::send_through(&t.router, req(1)).await;
+            let router = TestApp::send_through(&routed, req(2)).await;
+            let what = format!("{who:?} {} {path}", def.method);
+            assert_eq!(direct.status, router.status, "{what}");
+            let names = |r: &common::Reply| {
+                let mut v: Vec<String> = r.headers.keys().map(|k| k.to_string()).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(names(&direct), names(&router), "{what}");
+            for h in [
+                "content-type",
+                "cache-control",
+                "www-authenticate",
+                "x-ratelimit-limit",
+            ] {
+                assert_eq!(direct.header(h), router.header(h), "{what}: {h}");
+            }
+            let shape = |v: &serde_json::Value| match v.as_object() {
+                Some(o) => o.keys().cloned().collect::<Vec<_>>(),
+                None => vec![v.to_string()],
+            };
+            assert_eq!(shape(&direct.body), shape(&router.body), "{what}");
+            assert_eq!(direct.code(), router.code(), "{what}");
+            n += 1;
+        }
+    }
+    assert!(n >= 6 * 8, "only {n} requests compared");
+}
+
 #[test]
 fn declared_scopes_follow_the_spec_rule() {
-    for (def, _) in routes::table() {
+    for def in routes::table().into_iter().map(|r| r.def) {
         if let Access::Scope(s) = def.access {
             assert_eq!(
                 s,
@@ -510,7 +573,7 @@ async fn the_session_cookie_never_opens_the_api() {
     assert_eq!(page.status, StatusCode::OK);
     let id = t.key_id(Environment::Live, Scope::Read).await;
     let mut n = 0;
-    for (def, _) in routes::table() {
+    for def in routes::table().into_iter().map(|r| r.def) {
         if !def.path.starts_with("/api/v1/") || def.access == Access::Public {
             continue;
         }

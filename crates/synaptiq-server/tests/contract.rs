@@ -105,8 +105,9 @@ async fn openapi_lists_exactly_the_routers_operations() {
     let documented = synaptiq_server::openapi::operations(&doc);
     let mut routed: Vec<(String, String)> = routes::table()
         .into_iter()
-        .filter(|(d, _)| d.in_openapi)
-        .map(|(d, _)| (d.method.to_string(), d.path.to_owned()))
+        .map(|r| r.def)
+        .filter(|d| d.in_openapi)
+        .map(|d| (d.method.to_string(), d.path.to_owned()))
         .collect();
     routed.sort();
     assert_eq!(documented, routed);

@@ -10,8 +10,14 @@ pub mod keys;
 pub mod leads;
 pub mod me;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::Request;
 use axum::handler::Handler;
 use axum::http::Method;
+use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use synaptiq_core::scope::Scope;
 use synaptiq_store::Role;
@@ -59,6 +65,18 @@ fn filter(m: &Method) -> MethodFilter {
     }
 }
 
+/// A route's handler (with its guard) callable without the router.
+pub type Direct =
+    Arc<dyn Fn(Request, AppState) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+fn direct<H, T>(handler: H) -> Direct
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    Arc::new(move |req, state| Box::pin(handler.clone().call(req, state)))
+}
+
 /// One table row: the method is declared once and drives both the router and the checks.
 fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
 where
@@ -71,14 +89,25 @@ where
         access,
         in_openapi: true,
     };
-    let router = match access {
-        Access::AnyKey | Access::Scope(_) => on(
-            filter(&def.method),
-            crate::guard::Guarded::new(handler, def.clone()),
-        ),
-        Access::Public | Access::Session { .. } => on(filter(&def.method), handler),
+    // API operations on static paths can be dispatched by the stack itself (`stack::Stack`).
+    let fixed = !path.contains('{');
+    let (router, direct) = match access {
+        Access::AnyKey | Access::Scope(_) => {
+            let guarded = crate::guard::Guarded::new(handler, def.clone());
+            let d = fixed.then(|| direct(guarded.clone()));
+            (on(filter(&def.method), guarded), d)
+        }
+        Access::Public => {
+            let d = fixed.then(|| direct(handler.clone()));
+            (on(filter(&def.method), handler), d)
+        }
+        Access::Session { .. } => (on(filter(&def.method), handler), None),
     };
-    (def, router)
+    Route {
+        def,
+        router,
+        direct,
+    }
 }
 
 /// A table row that is not an API operation (documentation pages).
@@ -96,18 +125,28 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    let (def, router) = route(method, path, access, handler);
-    (
-        RouteDef {
+    let Route { def, router, .. } = route(method, path, access, handler);
+    Route {
+        def: RouteDef {
             in_openapi: false,
             ..def
         },
         router,
-    )
+        // Pages (documentation, dashboard) always go through the router and its layers.
+        direct: None,
+    }
 }
 
 /// A route and its handler.
-pub type Route = (RouteDef, MethodRouter<AppState>);
+pub struct Route {
+    /// What the route is.
+    pub def: RouteDef,
+    /// Its axum method router.
+    pub router: MethodRouter<AppState>,
+    /// For API operations on static paths: the handler with its guard, for the stack's
+    /// exact-match dispatch.
+    pub direct: Option<Direct>,
+}
 
 /// The table. Read it as the server's map.
 pub fn table() -> Vec<Route> {

@@ -183,10 +183,15 @@ impl TestApp {
 
     /// Sends a request through the real router.
     pub async fn send(&self, req: Request<Body>) -> Reply {
+        Self::send_through(&self.router, req).await
+    }
+
+    /// Sends a request through `stack`.
+    pub async fn send_through(stack: &synaptiq_server::stack::Stack, req: Request<Body>) -> Reply {
         let mut req = req;
         req.extensions_mut()
             .insert(ClientAddr(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let res = stack.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
@@ -213,20 +218,31 @@ impl TestApp {
         key: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut b = Request::builder().method(method).uri(path);
-        if let Some(k) = key {
-            b = b.header("authorization", format!("Bearer {k}"));
-        }
-        let req = match body {
-            Some(v) => b
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&v).expect("json")))
-                .expect("request"),
-            None => b.body(Body::empty()).expect("request"),
-        };
-        self.send(req).await
+        Self::send_through(&self.router, request(method, path, key, body)).await
     }
+}
 
+/// A request with an optional key and JSON body.
+pub fn request(
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(k) = key {
+        b = b.header("authorization", format!("Bearer {k}"));
+    }
+    match body {
+        Some(v) => b
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&v).expect("json")))
+            .expect("request"),
+        None => b.body(Body::empty()).expect("request"),
+    }
+}
+
+impl TestApp {
     /// Creates a key of organization A and returns its id.
     pub async fn key_id(&self, env: Environment, scope: Scope) -> String {
         self.key_of(self.org_a.clone(), env, scope).await.0
