@@ -10,6 +10,9 @@
 //! at 2,000 of them cost more than the statements saved (perf: `sqlite3_bind_parameter_name`
 //! and `strncmp`, a fifth of the server's CPU under load).
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 /// How a backend writes placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Placeholders {
@@ -23,6 +26,63 @@ pub(crate) enum Placeholders {
 pub(crate) const FACTS_PER_STATEMENT: usize = 500;
 /// Rows per usage-counter statement (8 parameters each).
 pub(crate) const COUNTS_PER_STATEMENT: usize = 250;
+
+/// The row counts a statement of at most `max` rows may have.
+///
+/// With any count allowed, each flush's statements had new text, so each was parsed anew
+/// (`persistent(false)`; parsing was a third of a flush in callgrind). Rows are split greedily
+/// into these five sizes instead, so every statement shape recurs, is built once per process
+/// and stays prepared in sqlx's per-connection statement cache.
+fn chunk_sizes(max: usize) -> [usize; 5] {
+    [max, (max / 5).max(1), (max / 25).max(1), 4, 1]
+}
+
+/// `items` in chunks of the sizes of [`chunk_sizes`]`(max)`, largest first.
+pub(crate) fn split<T>(items: &[T], max: usize) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    for size in chunk_sizes(max) {
+        while rest.len() >= size {
+            let (chunk, tail) = rest.split_at(size);
+            out.push(chunk);
+            rest = tail;
+        }
+    }
+    out
+}
+
+/// The statement built by `build` for `rows` rows: from a table made once per process for the
+/// row counts [`split`] produces, or built anew for any other count.
+fn cached(
+    cell: &'static OnceLock<Vec<((Placeholders, usize), String)>>,
+    max: usize,
+    build: fn(Placeholders, usize) -> String,
+    p: Placeholders,
+    rows: usize,
+) -> Cow<'static, str> {
+    let table = cell.get_or_init(|| {
+        [Placeholders::Numbered, Placeholders::Anonymous]
+            .into_iter()
+            .flat_map(|p| chunk_sizes(max).map(|n| ((p, n), build(p, n))))
+            .collect()
+    });
+    match table.iter().find(|(k, _)| *k == (p, rows)) {
+        Some((_, sql)) => Cow::Borrowed(sql.as_str()),
+        None => Cow::Owned(build(p, rows)),
+    }
+}
+
+/// [`record_usage_sql`] for `rows` rows, built once per shape.
+pub(crate) fn record_usage_statement(p: Placeholders, rows: usize) -> Cow<'static, str> {
+    static SQL: OnceLock<Vec<((Placeholders, usize), String)>> = OnceLock::new();
+    cached(&SQL, FACTS_PER_STATEMENT, record_usage_sql, p, rows)
+}
+
+/// [`upsert_usage_counts_sql`] for `rows` rows, built once per shape.
+pub(crate) fn upsert_usage_counts_statement(p: Placeholders, rows: usize) -> Cow<'static, str> {
+    static SQL: OnceLock<Vec<((Placeholders, usize), String)>> = OnceLock::new();
+    cached(&SQL, COUNTS_PER_STATEMENT, upsert_usage_counts_sql, p, rows)
+}
 
 /// `($a, $b, …)` for row `row` of `width` parameters; the columns listed in `bigint` are
 /// `CAST` to BIGINT (PostgreSQL types a `VALUES` column from its first row, without a table).
@@ -87,6 +147,49 @@ pub(crate) fn upsert_usage_counts_sql(p: Placeholders, rows: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_into_few_recurring_sizes() {
+        for n in [
+            0usize, 1, 3, 4, 5, 19, 20, 99, 100, 499, 500, 501, 1234, 10_000,
+        ] {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks = split(&items, FACTS_PER_STATEMENT);
+            let flat: Vec<usize> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+            assert_eq!(flat, items, "{n}: every row once, in order");
+            for c in &chunks {
+                assert!(
+                    chunk_sizes(FACTS_PER_STATEMENT).contains(&c.len()),
+                    "{n}: {}",
+                    c.len()
+                );
+                assert!(matches!(
+                    record_usage_statement(Placeholders::Anonymous, c.len()),
+                    Cow::Borrowed(_)
+                ));
+            }
+            for c in split(&items, COUNTS_PER_STATEMENT) {
+                assert!(matches!(
+                    upsert_usage_counts_statement(Placeholders::Numbered, c.len()),
+                    Cow::Borrowed(_)
+                ));
+            }
+            // Greedy: at most 4 + 4 + 4 + 3 chunks besides the full ones.
+            assert!(
+                chunks.len() <= n / FACTS_PER_STATEMENT + 15,
+                "{n}: {}",
+                chunks.len()
+            );
+        }
+        assert_eq!(
+            record_usage_statement(Placeholders::Numbered, 7),
+            record_usage_sql(Placeholders::Numbered, 7)
+        );
+        assert_eq!(
+            upsert_usage_counts_statement(Placeholders::Anonymous, 50),
+            upsert_usage_counts_sql(Placeholders::Anonymous, 50)
+        );
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {

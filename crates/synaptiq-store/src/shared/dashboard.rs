@@ -100,10 +100,14 @@ macro_rules! impl_dashboard_store {
                         }
                     }
                     let mut tx = self.writer().begin().await?;
-                    for chunk in merged.chunks($crate::batch::COUNTS_PER_STATEMENT) {
-                        let sql =
-                            $crate::batch::upsert_usage_counts_sql(Self::PLACEHOLDERS, chunk.len());
-                        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                    for chunk in $crate::batch::split(&merged, $crate::batch::COUNTS_PER_STATEMENT)
+                    {
+                        let sql = $crate::batch::upsert_usage_counts_statement(
+                            Self::PLACEHOLDERS,
+                            chunk.len(),
+                        );
+                        // Few recurring shapes (`batch::split`): kept prepared.
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
                         for c in chunk {
                             q = q
                                 .bind(c.key_id.as_str())

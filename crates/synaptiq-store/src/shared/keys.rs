@@ -295,9 +295,11 @@ macro_rules! impl_key_store {
                         true
                     });
                     let mut tx = self.writer().begin().await?;
-                    for chunk in facts.chunks($crate::batch::FACTS_PER_STATEMENT) {
-                        let sql = $crate::batch::record_usage_sql(Self::PLACEHOLDERS, chunk.len());
-                        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+                    for chunk in $crate::batch::split(&facts, $crate::batch::FACTS_PER_STATEMENT) {
+                        let sql =
+                            $crate::batch::record_usage_statement(Self::PLACEHOLDERS, chunk.len());
+                        // Few recurring shapes (`batch::split`): kept prepared.
+                        let mut q = sqlx::query(AssertSqlSafe(sql));
                         for fact in chunk {
                             q = q
                                 .bind(fact.at.millis())
