@@ -189,7 +189,7 @@ mod tests {
                                 serde_json::to_vec(&me_value(&auth, status, v)).expect("json");
                             let res = t.render(status, v);
                             assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
-                            let body = futures_body(res);
+                            let body = body_of(res);
                             assert_eq!(
                                 String::from_utf8_lossy(&body),
                                 String::from_utf8_lossy(&want),
@@ -202,7 +202,7 @@ mod tests {
         }
     }
 
-    fn futures_body(res: Response) -> Vec<u8> {
+    fn body_of(res: Response) -> Vec<u8> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
