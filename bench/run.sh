@@ -22,7 +22,8 @@
 # BENCH_KEYS (10000), BENCH_LEADS (100000), BENCH_SCALE_KEYS (1000000), BENCH_SCALE_LEADS
 # (1000000), BENCH_PORT (18443; the peer uses +1), BENCH_SERVER_CPU, BENCH_CLIENT_CPU,
 # BENCH_TARGET_DIR (target/bench-release), BENCH_FIXED_TOOL (oha|none), BENCH_KEEP,
-# BENCH_RESULTS, BENCH_SKIP_BUILD=1 (use the existing release binaries).
+# BENCH_RESULTS, BENCH_SKIP_BUILD=1 (use the existing release binaries), BENCH_PROFILE (me|leads:
+# what `profile` records).
 #
 # No number here is a pass/fail gate: the script reports, it never fails on a figure.
 
@@ -776,13 +777,20 @@ mode_profile() {
     command -v perf >/dev/null || apt_install linux-perf
     local base=https://127.0.0.1:$PORT
     runs_header
+    # BENCH_PROFILE=leads profiles the cached lead list instead of random-key /api/v1/me.
+    local what=${BENCH_PROFILE:-me} path=/api/v1/me keys=$WORK/secrets/keys.txt
+    case "$what" in
+    me) ;;
+    leads) path="/api/v1/leads?limit=25" keys=$WORK/secrets/leads_keys.txt ;;
+    *) die "BENCH_PROFILE must be me or leads" ;;
+    esac
     log "warm-up"
-    DURATION=5 wrk_run 0 me "$base" "$SPID" "$CONNS" -- mode=keys path=/api/v1/me "keys=$WORK/secrets/keys.txt"
-    log "perf record (cpu-clock, DWARF call graphs) during a ${DURATION}s /api/v1/me run"
+    DURATION=5 wrk_run 0 "$what" "$base" "$SPID" "$CONNS" -- mode=keys "path=$path" "keys=$keys"
+    log "perf record (cpu-clock, DWARF call graphs) during a ${DURATION}s $path run"
     perf record -e cpu-clock -F 1000 --call-graph dwarf,16384 -p "$SPID" -o "$RESULTS/perf.data" \
         -- sleep "$DURATION" >/dev/null 2>&1 &
     local perf_pid=$!
-    wrk_run 1 me "$base" "$SPID" "$CONNS" -- mode=keys path=/api/v1/me "keys=$WORK/secrets/keys.txt"
+    wrk_run 1 "$what" "$base" "$SPID" "$CONNS" -- mode=keys "path=$path" "keys=$keys"
     wait "$perf_pid" || true
     perf report -i "$RESULTS/perf.data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none \
         2>/dev/null | grep -v '^$' >"$RESULTS/perf-self.txt" || true

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use synaptiq_core::ids::OrgId;
+use synaptiq_core::scope::Environment;
 
 use crate::batch::Placeholders;
 use crate::open::OpenOptions;
@@ -95,6 +97,11 @@ impl PgStore {
 
     fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Every read is a network round trip: always awaited.
+    fn read_lead_version_now(&self, _org: &OrgId, _env: Environment) -> Option<i64> {
+        None
     }
 
     /// Writes use the same pool (row locks, not a single writer).

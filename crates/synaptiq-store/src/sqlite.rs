@@ -12,7 +12,12 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rusqlite::{OpenFlags, OptionalExtension};
+use synaptiq_core::ids::OrgId;
+use synaptiq_core::scope::Environment;
 
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -28,6 +33,8 @@ use crate::traits::Result;
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// `None` for `:memory:` (a connection of its own would be another database).
+    versions: Option<Arc<VersionReader>>,
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -64,6 +71,7 @@ impl SqliteStore {
             return Ok(Self {
                 pool: writer.clone(),
                 writer,
+                versions: None,
             });
         }
         let pool = SqlitePoolOptions::new()
@@ -71,7 +79,75 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(opts)
             .await?;
-        Ok(Self { pool, writer })
+        // After the pools: the file exists, in WAL mode, with its migrations applied or about
+        // to be (a read before migration 0005 fails and falls back to the awaited read).
+        let versions =
+            VersionReader::open(path.split('?').next().unwrap_or_default()).map(Arc::new);
+        Ok(Self {
+            pool,
+            writer,
+            versions,
+        })
+    }
+}
+
+/// Lead-version reads on the calling thread ([`crate::LeadStore::lead_version_now`]).
+///
+/// sqlx runs every SQLite connection on a thread of its own, so each query is two thread
+/// hand-offs. For the one-row read that guards every cached lead list those hand-offs, not the
+/// read, were the cost: ≈ 30% of the server's CPU under the cached-list benchmark (perf: the
+/// sqlx worker thread 17%, context switches and wake-ups on the runtime thread most of the
+/// rest; issue 7). sqlx has no synchronous query, so this one statement goes through rusqlite
+/// on the same libsqlite3 (the `unsafe_code` lint forbids calling it directly).
+///
+/// It never waits: a connection is taken with `try_lock`, SQLite's busy timeout is zero, and
+/// any failure returns `None` so that the caller awaits the ordinary read instead. A read
+/// transaction starts with the statement and ends with it (WAL: it sees every commit made
+/// before it began, by any connection or process), so nothing is cached here.
+struct VersionReader {
+    conns: Vec<Mutex<rusqlite::Connection>>,
+}
+
+impl std::fmt::Debug for VersionReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionReader")
+            .field("connections", &self.conns.len())
+            .finish()
+    }
+}
+
+const READ_LEAD_VERSION: &str =
+    "SELECT version FROM lead_versions WHERE org_id = ?1 AND environment = ?2";
+
+impl VersionReader {
+    /// One read-only connection per runtime thread (several threads may read at once).
+    fn open(file: &str) -> Option<Self> {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conns = (0..threads)
+            .map(|_| {
+                let conn = rusqlite::Connection::open_with_flags(file, flags)?;
+                conn.busy_timeout(Duration::ZERO)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<rusqlite::Result<Vec<_>>>();
+        match conns {
+            Ok(conns) => Some(Self { conns }),
+            Err(e) => {
+                tracing::warn!(error = %e, "lead versions will be read through the pool");
+                None
+            }
+        }
+    }
+
+    fn read(&self, org: &str, env: &str) -> Option<i64> {
+        let conn = self.conns.iter().find_map(|c| c.try_lock().ok())?;
+        let mut stmt = conn.prepare_cached(READ_LEAD_VERSION).ok()?;
+        let version = stmt
+            .query_row((org, env), |row| row.get::<_, i64>(0))
+            .optional()
+            .ok()?;
+        Some(version.unwrap_or(0))
     }
 }
 
@@ -89,6 +165,10 @@ impl SqliteStore {
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn read_lead_version_now(&self, org: &OrgId, env: Environment) -> Option<i64> {
+        self.versions.as_ref()?.read(org.as_str(), env.as_str())
     }
 
     /// The one writer connection.

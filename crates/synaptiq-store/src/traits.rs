@@ -186,6 +186,13 @@ pub trait LeadStore {
     /// derived from the leads after reading version `v` is current for as long as the version
     /// stays `v`.
     async fn lead_version(&self, org: &OrgId, env: Environment) -> Result<i64>;
+    /// [`Self::lead_version`] read on the calling thread without waiting for anything (no
+    /// thread hand-off, no lock wait, no network), or `None` when this backend or this moment
+    /// cannot (the caller then awaits `lead_version`). Same meaning, same freshness: the read
+    /// starts after the call does.
+    fn lead_version_now(&self, _org: &OrgId, _env: Environment) -> Option<i64> {
+        None
+    }
     /// A filtered, sorted page of leads with the total matching.
     async fn list_leads(
         &self,

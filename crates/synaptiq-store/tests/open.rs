@@ -121,3 +121,50 @@ async fn target_session_attrs_read_write_refuses_a_read_only_server() {
     let err = open_err(&format!("{base}{sep}target_session_attrs=primary")).await;
     assert!(err.contains("target_session_attrs"), "{err}");
 }
+
+/// The lead version read without waiting (SQLite) sees commits made through other connections
+/// — here a second store on the same file, as the CLI or another server process would be — at
+/// once, and an in-memory database (one connection per database) has no such read.
+#[tokio::test]
+async fn sqlite_reads_lead_versions_without_waiting_and_sees_other_writers() {
+    use synaptiq_core::plan::Plan;
+    use synaptiq_core::scope::Environment::Live;
+    use synaptiq_types::leads::CreateLead;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("v.db").display());
+    let reader = open(&url).await.expect("open");
+    reader.migrate().await.expect("migrate");
+    let writer = open(&url).await.expect("open again");
+    let org = writer
+        .create_org("Acme", Plan::Starter)
+        .await
+        .expect("org")
+        .id;
+    assert_eq!(reader.lead_version_now(&org, Live), Some(0));
+    let mut last = 0;
+    for i in 0..3 {
+        let lead = CreateLead {
+            email: format!("l{i}@acme.io"),
+            name: None,
+            company: None,
+            title: None,
+            phone: None,
+            tags: None,
+            custom_fields: None,
+            status: None,
+            score: None,
+        };
+        writer.create_lead(&org, Live, &lead).await.expect("lead");
+        let now = reader.lead_version_now(&org, Live).expect("read");
+        assert!(
+            now > last,
+            "version {now} after a commit elsewhere, was {last}"
+        );
+        assert_eq!(now, writer.lead_version(&org, Live).await.expect("v"));
+        last = now;
+    }
+    let memory = open("sqlite::memory:").await.expect("memory");
+    memory.migrate().await.expect("migrate");
+    assert_eq!(memory.lead_version_now(&org, Live), None);
+}

@@ -39,12 +39,17 @@ where
         return Ok(json_response(render_body(render.await?)?));
     }
     // Read before rendering: a page is labelled with a version no newer than its content.
-    let scope = format!("{}|{}", k.org_id, k.environment.as_str());
-    let version = app
-        .pages
-        .versions
-        .read(&scope, || app.store.lead_version(&k.org_id, k.environment))
-        .await?;
+    // Where the store can read without waiting (SQLite), that is cheaper than any sharing.
+    let version = match app.store.lead_version_now(&k.org_id, k.environment) {
+        Some(v) => v,
+        None => {
+            let scope = format!("{}|{}", k.org_id, k.environment.as_str());
+            app.pages
+                .versions
+                .read(&scope, || app.store.lead_version(&k.org_id, k.environment))
+                .await?
+        }
+    };
     if let Some(body) = app.pages.get(&key, version) {
         return Ok(json_response(body));
     }

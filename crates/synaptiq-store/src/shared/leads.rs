@@ -244,6 +244,10 @@ macro_rules! impl_lead_store {
                     .await?;
                     Ok(v.unwrap_or(0))
                 }
+
+                fn lead_version_now(&self, org: &OrgId, env: Environment) -> Option<i64> {
+                    self.read_lead_version_now(org, env)
+                }
             }
         };
     };

@@ -400,9 +400,18 @@ pub async fn delete_is_scoped(store: Arc<dyn Store>) {
 pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let b = org(&store, "Globex").await;
+    // Both reads, which must agree; SQLite (a file) must have the read that does not wait.
     let v = |o, e| {
         let store = store.clone();
-        async move { store.lead_version(&o, e).await.expect("version") }
+        async move {
+            let now = store.lead_version_now(&o, e);
+            let awaited = store.lead_version(&o, e).await.expect("version");
+            match now {
+                Some(now) => assert_eq!(now, awaited, "lead_version_now"),
+                None => assert_ne!(store.backend(), "sqlite", "no lead_version_now"),
+            }
+            awaited
+        }
     };
     assert_eq!(v(a.clone(), Live).await, 0, "no leads yet");
     let lead = create(&store, &a, Live, minimal("one@acme.io")).await;
