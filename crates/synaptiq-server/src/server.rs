@@ -120,7 +120,7 @@ impl Bound {
         housekeeper.abort();
         prober.abort();
         // Nothing acknowledged is lost: pending last-use facts are written before closing.
-        self.app.usage.flush(self.app.store.as_ref()).await;
+        self.app.usage.flush_all(self.app.store.as_ref()).await;
         self.app.store.close().await;
         Ok(())
     }
