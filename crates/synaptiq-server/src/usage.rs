@@ -62,19 +62,20 @@ struct Written {
     agent: u64,
 }
 
-fn agent_hash(user_agent: Option<&str>) -> u64 {
-    use std::hash::BuildHasher;
-    // Fixed seed: hashes are compared across requests.
-    foldhash::fast::FixedState::with_seed(0).hash_one(user_agent)
-}
-
 /// Pending facts and counters per key, under one lock: a request takes it once.
 #[derive(Default)]
 pub struct UsageRecorder {
     keys: Mutex<HashMap<ShortKey, KeyUsage, foldhash::fast::RandomState>>,
+    /// Hashes user agents with a seed of this process (agents are compared by hash).
+    agents: foldhash::fast::RandomState,
 }
 
 impl UsageRecorder {
+    fn agent_hash(&self, user_agent: Option<&str>) -> u64 {
+        use std::hash::BuildHasher;
+        self.agents.hash_one(user_agent)
+    }
+
     /// Notes one use of `key` at `at` that reached its handler, answered with `status`.
     pub fn used(
         &self,
@@ -96,14 +97,17 @@ impl UsageRecorder {
                     p.fact.ip = ip.to_string();
                     p.urgent = true;
                 }
-                if p.fact.user_agent.as_deref() != user_agent.map(cut) {
+                // By hash: the stored string is a heap read (a cache miss with many keys), the
+                // request's agent is at hand.
+                let agent = self.agent_hash(user_agent);
+                if p.agent != agent {
                     p.fact.user_agent = user_agent.map(truncate);
-                    p.agent = agent_hash(user_agent);
+                    p.agent = agent;
                     p.urgent = true;
                 }
             }
             None => {
-                let agent = agent_hash(user_agent);
+                let agent = self.agent_hash(user_agent);
                 let urgent = usage.written.is_none_or(|w| w.ip != ip || w.agent != agent);
                 usage.pending = Some(Pending {
                     fact: UsageFact {
@@ -216,7 +220,7 @@ impl UsageRecorder {
                 None => {
                     u.pending = Some(Pending {
                         ip: fact.ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        agent: agent_hash(fact.user_agent.as_deref()),
+                        agent: self.agent_hash(fact.user_agent.as_deref()),
                         fact,
                         urgent: true,
                     });
