@@ -10,7 +10,8 @@
 //! busy keys meant 10,000 row updates every 5 s — ≈ 0.8 µs of the server's CPU per request in
 //! the random-key benchmark (issue 7). `lastUsedAt` is shown to the minute (dashboard), and a
 //! written value is at most a minute and one flush behind the last use; the address and user
-//! agent are never behind by more than one flush.
+//! agent are never behind by more than one flush. What is kept between flushes is a 16-byte
+//! record per key written in the last minute, plus the entries of keys whose fact is held back.
 //!
 //! Requests refused before a key is known (401) have no key and are not counted here.
 
@@ -31,13 +32,11 @@ const HOUR_MS: i64 = 3_600_000;
 /// How often one key's last use is written at most (unless its address or agent changes).
 pub const FACT_INTERVAL_MS: i64 = 60_000;
 
-/// What one key did since the last flush, and what its last written fact said.
+/// What one key did since the last flush (kept past a flush only while its fact is held back).
 #[derive(Default)]
 struct KeyUsage {
     /// The newest use not yet written; `None` if none (or the key was only refused).
     pending: Option<Pending>,
-    /// The last fact written, kept while it holds back the next write.
-    written: Option<Written>,
     /// Counters, one per hour (rarely more than one; inline, so counting a request touches no
     /// memory beyond the map's slot).
     hours: smallvec::SmallVec<[UsageCount; 1]>,
@@ -54,26 +53,46 @@ struct Pending {
     urgent: bool,
 }
 
-/// What the last write of a key's fact said (no strings: it only decides urgency).
+/// When a key's fact was last written and a fingerprint of its address and agent: 16 bytes,
+/// kept for a minute after the write, by a hash of the key id (a key verified once and never
+/// again costs 24 bytes of table for a minute, not a pending entry).
 #[derive(Clone, Copy)]
 struct Written {
     flushed: Timestamp,
-    ip: IpAddr,
-    agent: u64,
+    fingerprint: u64,
+}
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+#[derive(Default)]
+struct Inner {
+    keys: Map<ShortKey, KeyUsage>,
+    written: Map<u64, Written>,
 }
 
 /// Pending facts and counters per key, under one lock: a request takes it once.
 #[derive(Default)]
 pub struct UsageRecorder {
-    keys: Mutex<HashMap<ShortKey, KeyUsage, foldhash::fast::RandomState>>,
-    /// Hashes user agents with a seed of this process (agents are compared by hash).
-    agents: foldhash::fast::RandomState,
+    inner: Mutex<Inner>,
+    /// Hashes with a seed of this process (agents, key ids and fingerprints are compared by
+    /// hash).
+    hasher: foldhash::fast::RandomState,
 }
 
 impl UsageRecorder {
     fn agent_hash(&self, user_agent: Option<&str>) -> u64 {
         use std::hash::BuildHasher;
-        self.agents.hash_one(user_agent)
+        self.hasher.hash_one(user_agent)
+    }
+
+    fn id_hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    fn fingerprint(&self, ip: IpAddr, agent: u64) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((ip, agent))
     }
 
     /// Notes one use of `key` at `at` that reached its handler, answered with `status`.
@@ -85,10 +104,11 @@ impl UsageRecorder {
         user_agent: Option<&str>,
         status: StatusCode,
     ) {
-        let Ok(mut map) = self.keys.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let usage = entry(&mut map, key);
+        let Inner { keys, written } = &mut *inner;
+        let usage = entry(keys, key);
         match &mut usage.pending {
             Some(p) => {
                 p.fact.at = at;
@@ -107,8 +127,11 @@ impl UsageRecorder {
                 }
             }
             None => {
+                // The first use since the last flush: compare with the last write, if recent.
                 let agent = self.agent_hash(user_agent);
-                let urgent = usage.written.is_none_or(|w| w.ip != ip || w.agent != agent);
+                let urgent = written
+                    .get(&self.id_hash(key.id.as_str()))
+                    .is_none_or(|w| w.fingerprint != self.fingerprint(ip, agent));
                 usage.pending = Some(Pending {
                     fact: UsageFact {
                         key_id: key.id.clone(),
@@ -127,19 +150,21 @@ impl UsageRecorder {
 
     /// Counts one refused request of `key` (scope, address or rate limit) by its status class.
     pub fn count(&self, key: &KeyRecord, at: Timestamp, status: StatusCode) {
-        let Ok(mut map) = self.keys.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        add_count(entry(&mut map, key), key, at, status);
+        add_count(entry(&mut inner.keys, key), key, at, status);
     }
 
     /// Counters of one organization and environment not yet written (so the dashboard shows
     /// this node's last seconds too).
     pub fn pending_counts(&self, org: &OrgId, env: Environment) -> Vec<UsageCount> {
-        self.keys.lock().map_or_else(
+        self.inner.lock().map_or_else(
             |_| Vec::new(),
-            |map| {
-                map.values()
+            |inner| {
+                inner
+                    .keys
+                    .values()
                     .flat_map(|u| &u.hours)
                     .filter(|c| &c.org_id == org && c.environment == env)
                     .cloned()
@@ -160,29 +185,36 @@ impl UsageRecorder {
         self.write(store, Timestamp::now(), true).await;
     }
 
-    /// Takes what is due at `now` (everything if `all`) out of the pending state, and forgets
-    /// keys with nothing pending whose last write no longer holds anything back.
+    /// Takes what is due at `now` (everything if `all`) out of the pending state; only keys
+    /// whose fact is held back keep an entry, and write records older than a minute go.
     fn take_due(&self, now: Timestamp, all: bool) -> (Vec<UsageFact>, Vec<UsageCount>) {
         let (mut batch, mut counts) = (Vec::<UsageFact>::new(), Vec::<UsageCount>::new());
-        let Ok(mut map) = self.keys.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return (batch, counts);
         };
+        let Inner { keys, written } = &mut *inner;
         let recent = |w: &Written| now.millis() - w.flushed.millis() < FACT_INTERVAL_MS;
-        map.retain(|_, u| {
+        written.retain(|_, w| recent(w));
+        keys.retain(|_, u| {
             counts.extend(u.hours.drain(..));
-            let due = u
-                .pending
-                .as_ref()
-                .is_some_and(|p| all || p.urgent || !u.written.as_ref().is_some_and(recent));
-            if due && let Some(p) = u.pending.take() {
-                u.written = Some(Written {
-                    flushed: now,
-                    ip: p.ip,
-                    agent: p.agent,
-                });
-                batch.push(p.fact);
+            let Some(p) = &u.pending else {
+                return false;
+            };
+            let id = self.id_hash(p.fact.key_id.as_str());
+            if all || p.urgent || !written.contains_key(&id) {
+                let fingerprint = self.fingerprint(p.ip, p.agent);
+                written.insert(
+                    id,
+                    Written {
+                        flushed: now,
+                        fingerprint,
+                    },
+                );
+                batch.extend(u.pending.take().map(|p| p.fact));
+                return false;
             }
-            u.pending.is_some() || u.written.as_ref().is_some_and(recent)
+            // Held back: the entry (with its fact) stays for a later flush.
+            true
         });
         (batch, counts)
     }
@@ -209,12 +241,15 @@ impl UsageRecorder {
     /// Puts facts that could not be written back, to be written at the next flush; a newer
     /// fact that arrived meanwhile wins.
     fn restore_facts(&self, batch: Vec<UsageFact>) {
-        let Ok(mut map) = self.keys.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         for fact in batch {
-            let u = map.entry(ShortKey::new(fact.key_id.as_str())).or_default();
-            u.written = None;
+            inner.written.remove(&self.id_hash(fact.key_id.as_str()));
+            let u = inner
+                .keys
+                .entry(ShortKey::new(fact.key_id.as_str()))
+                .or_default();
             match &mut u.pending {
                 Some(p) => p.urgent = true,
                 None => {
@@ -231,11 +266,12 @@ impl UsageRecorder {
 
     /// Adds counters that could not be written back to the pending ones.
     fn restore(&self, counts: Vec<UsageCount>) {
-        let Ok(mut map) = self.keys.lock() else {
+        let Ok(mut inner) = self.inner.lock() else {
             return;
         };
         for c in counts {
-            let hours = &mut map
+            let hours = &mut inner
+                .keys
                 .entry(ShortKey::new(c.key_id.as_str()))
                 .or_default()
                 .hours;
@@ -253,10 +289,7 @@ impl UsageRecorder {
 }
 
 /// The pending usage of `key` (keyed inline: no allocation, one lookup).
-fn entry<'m>(
-    map: &'m mut HashMap<ShortKey, KeyUsage, foldhash::fast::RandomState>,
-    key: &KeyRecord,
-) -> &'m mut KeyUsage {
+fn entry<'m>(map: &'m mut Map<ShortKey, KeyUsage>, key: &KeyRecord) -> &'m mut KeyUsage {
     map.entry(ShortKey::new(key.id.as_str())).or_default()
 }
 
@@ -353,6 +386,12 @@ mod tests {
         let (batch, counts) = r.take_due(Timestamp(T0 + 5_000), false);
         assert_eq!(batch.len(), 1, "first use: written at once");
         assert_eq!(counts.len(), 1);
+        {
+            // Written and nothing pending: no entry left, only the 16-byte write record.
+            let inner = r.inner.lock().expect("lock");
+            assert!(inner.keys.is_empty());
+            assert_eq!(inner.written.len(), 1);
+        }
         let mut written_at = T0 + 5_000;
         for s in 1..=24 {
             let at = T0 + s * 5_000;
@@ -378,7 +417,8 @@ mod tests {
         );
         // Nothing pending and the last write out of date: the key is forgotten.
         assert!(facts(&r, written_at + 3 * FACT_INTERVAL_MS, false).is_empty());
-        assert!(r.keys.lock().expect("lock").is_empty());
+        let inner = r.inner.lock().expect("lock");
+        assert!(inner.keys.is_empty() && inner.written.is_empty());
     }
 
     /// A new address or user agent is written at the next flush; shutdown writes everything.
