@@ -341,28 +341,9 @@ fn truncate(ua: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use synaptiq_core::ids::KeyId;
-    use synaptiq_core::scope::Scope;
 
     fn key() -> KeyRecord {
-        KeyRecord {
-            id: KeyId::generate(),
-            org_id: OrgId::generate(),
-            environment: Environment::Live,
-            name: "k".to_owned(),
-            scope: Scope::Read,
-            hint: "sk_live_abcd…wxyz".to_owned(),
-            allowed_ips: Vec::new(),
-            created_at: Timestamp(0),
-            expires_at: None,
-            revoked_at: None,
-            exposed_at: None,
-            rotated_from: None,
-            rotated_to: None,
-            last_used_at: None,
-            last_used_ip: None,
-            last_used_user_agent: None,
-        }
+        crate::routes::me::tests::record("k", "Acme", None).key
     }
 
     const T0: i64 = 1_800_000_000_000;

@@ -144,17 +144,9 @@ async fn sqlite_reads_lead_versions_without_waiting_and_sees_other_writers() {
     assert_eq!(reader.lead_version_now(&org, Live), Some(0));
     let mut last = 0;
     for i in 0..3 {
-        let lead = CreateLead {
-            email: format!("l{i}@acme.io"),
-            name: None,
-            company: None,
-            title: None,
-            phone: None,
-            tags: None,
-            custom_fields: None,
-            status: None,
-            score: None,
-        };
+        let lead: CreateLead =
+            serde_json::from_value(serde_json::json!({ "email": format!("l{i}@acme.io") }))
+                .expect("lead");
         writer.create_lead(&org, Live, &lead).await.expect("lead");
         let now = reader.lead_version_now(&org, Live).expect("read");
         assert!(

@@ -107,7 +107,7 @@ impl MeTemplate {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use synaptiq_core::gcra::Decision;
     use synaptiq_core::ids::{KeyId, OrgId};
@@ -115,7 +115,8 @@ mod tests {
     use synaptiq_core::scope::{Environment, Scope};
     use synaptiq_store::{KeyRecord, OrgRecord};
 
-    fn record(name: &str, org: &str, expires: Option<i64>) -> AuthRecord {
+    /// A key and its organization (also used by other modules' tests).
+    pub(crate) fn record(name: &str, org: &str, expires: Option<i64>) -> AuthRecord {
         AuthRecord {
             key: KeyRecord {
                 id: KeyId::generate(),
