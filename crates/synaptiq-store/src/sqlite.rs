@@ -16,12 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{OpenFlags, OptionalExtension};
-use synaptiq_core::ids::OrgId;
-use synaptiq_core::scope::Environment;
-
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
+use synaptiq_core::ids::OrgId;
+use synaptiq_core::scope::Environment;
 
 use crate::batch::Placeholders;
 use crate::open::OpenOptions;
