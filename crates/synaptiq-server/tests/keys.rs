@@ -466,3 +466,65 @@ async fn delete_usage_and_audit() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
+
+/// `lastUsedAt` through the router and the store: written at the first flush, held back while
+/// the same client keeps using the key within the minute, written at the next flush when the
+/// user agent changes, and written whatever the interval at shutdown (`flush_all`).
+#[tokio::test]
+async fn last_use_is_written_once_a_minute_unless_the_client_changes() {
+    let t = TestApp::new().await;
+    let admin = t.keys.a_live_admin.clone();
+    let (id, key) = create(&t, &admin, json!({"name": "busy", "scope": "read"})).await;
+    let stored = || async {
+        let r = t
+            .call(
+                Method::GET,
+                &format!("/api/v1/keys/{id}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        (
+            r.body["lastUsedAt"].as_str().map(str::to_owned),
+            r.body["lastUsedUserAgent"].as_str().map(str::to_owned),
+        )
+    };
+    let use_key = |agent: &'static str| {
+        let mut req = common::request(Method::GET, "/api/v1/me", Some(&key), None);
+        req.headers_mut()
+            .insert("user-agent", agent.parse().expect("header"));
+        t.send(req)
+    };
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(5));
+    assert_eq!(use_key("agent/1").await.status, StatusCode::OK);
+    t.app.usage.flush(t.store.as_ref()).await;
+    let (first, agent) = stored().await;
+    assert!(first.is_some(), "first use written at once");
+    assert_eq!(agent.as_deref(), Some("agent/1"));
+
+    pause().await;
+    assert_eq!(use_key("agent/1").await.status, StatusCode::OK);
+    t.app.usage.flush(t.store.as_ref()).await;
+    assert_eq!(
+        stored().await.0,
+        first,
+        "same client within the minute: held back"
+    );
+
+    pause().await;
+    assert_eq!(use_key("agent/2").await.status, StatusCode::OK);
+    t.app.usage.flush(t.store.as_ref()).await;
+    let (second, agent) = stored().await;
+    assert!(second > first, "a new agent is written at the next flush");
+    assert_eq!(agent.as_deref(), Some("agent/2"));
+
+    pause().await;
+    assert_eq!(use_key("agent/2").await.status, StatusCode::OK);
+    t.app.usage.flush(t.store.as_ref()).await;
+    assert_eq!(stored().await.0, second, "held back again");
+    t.app.usage.flush_all(t.store.as_ref()).await;
+    assert!(
+        stored().await.0 > second,
+        "shutdown writes what was held back"
+    );
+}
