@@ -198,6 +198,7 @@ pub fn query_params(data: &[u8]) {
         if let Ok(needle) = q.needle() {
             assert!(!needle.is_empty() && needle.chars().count() <= 200);
             assert_eq!(needle, needle.trim());
+            assert!(!needle.contains('\0'));
         }
     }
     if let Some(q) = extract::<AuditQuery>(&uri) {

@@ -160,7 +160,7 @@ async fn create_operations_link_to_what_takes_the_id() {
 #[tokio::test]
 async fn validation_rules_are_documented() {
     use synaptiq_core::ids::{KeyId, LeadId};
-    use synaptiq_types::validate::{EMAIL_PATTERN, NOT_BLANK_PATTERN};
+    use synaptiq_types::validate::{EMAIL_PATTERN, NOT_BLANK_PATTERN, SEARCH_PATTERN};
     let t = TestApp::new().await;
     let doc = openapi(&t).await;
     let s = &doc["components"]["schemas"];
@@ -202,7 +202,7 @@ async fn validation_rules_are_documented() {
     };
     assert_eq!(
         param("/api/v1/leads/search", "q")["pattern"],
-        NOT_BLANK_PATTERN
+        SEARCH_PATTERN
     );
     assert_eq!(
         param("/api/v1/audit-events", "keyId")["pattern"],

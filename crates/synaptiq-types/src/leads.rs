@@ -383,11 +383,14 @@ pub struct LeadSearchQuery {
 }
 
 impl LeadSearchQuery {
-    /// The text to search for, trimmed: 1–200 characters, not blank.
+    /// The text to search for, trimmed: 1–200 characters, not blank, without U+0000.
     pub fn needle(&self) -> Result<&str, FieldError> {
         let needle = self.q.trim();
         if needle.is_empty() || self.q.chars().count() > SEARCH_MAX {
             return Err(FieldError::new("q", "q must be 1 to 200 characters."));
+        }
+        if needle.contains('\0') {
+            return Err(FieldError::new("q", "q must not contain U+0000."));
         }
         Ok(needle)
     }
@@ -432,7 +435,7 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Valu
 pub fn query_constraints() -> Vec<(&'static str, serde_json::Value)> {
     vec![(
         "q",
-        serde_json::json!({"pattern": validate::NOT_BLANK_PATTERN}),
+        serde_json::json!({"pattern": validate::SEARCH_PATTERN}),
     )]
 }
 

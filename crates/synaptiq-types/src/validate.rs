@@ -71,6 +71,12 @@ pub fn max_chars(param: &str, value: &str, max: usize) -> Result<(), FieldError>
 pub const NOT_BLANK_PATTERN: &str =
     r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
 
+/// The OpenAPI `pattern` of a search text: not blank (as [`NOT_BLANK_PATTERN`]) and without
+/// U+0000, which PostgreSQL cannot take in a text parameter and which ends an SQLite FTS5
+/// query string early (`unterminated string`).
+pub const SEARCH_PATTERN: &str =
+    r"^[^\x00]*[^\x00\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$";
+
 /// The OpenAPI `pattern` that [`email`] enforces (with `maxLength: 254`): a local part of 1–64
 /// characters without `@`, whitespace or control characters; `@`; at least two dot-separated
 /// DNS labels of 1–63 ASCII letters, digits and inner hyphens (internationalized domains in
@@ -147,6 +153,20 @@ mod tests {
             "[ \t\n\r\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{1680}\u{2000}\u{200b}\u{2028}\u{202f}\u{3000}\u{feff}a]{0,6}",
         ]) {
             prop_assert_eq!(re(NOT_BLANK_PATTERN).is_match(&s), !s.trim().is_empty(), "{:?}", s);
+        }
+
+        /// `SEARCH_PATTERN` matches exactly the texts `str::trim` leaves non-empty and that
+        /// hold no U+0000.
+        #[test]
+        fn search_is_not_blank_and_without_nul(s in prop_oneof![
+            ".{0,12}",
+            "[ \t\n\r\u{0}\u{85}\u{a0}\u{3000}a]{0,6}",
+        ]) {
+            prop_assert_eq!(
+                re(SEARCH_PATTERN).is_match(&s),
+                !s.trim().is_empty() && !s.contains('\0'),
+                "{:?}", s
+            );
         }
 
         /// `KeyId::PATTERN` (the `keyId` filter and the `{id}` of key routes) accepts exactly
