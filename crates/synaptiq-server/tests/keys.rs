@@ -22,6 +22,17 @@ async fn create(t: &TestApp, admin: &str, body: Value) -> (String, String) {
     (r.body["id"].as_str().expect("id").to_owned(), secret)
 }
 
+/// `GET /api/v1/keys/{id}` as `admin`.
+async fn get_key(t: &TestApp, admin: &str, id: &str) -> common::Reply {
+    t.call(
+        Method::GET,
+        &format!("/api/v1/keys/{id}"),
+        Some(admin),
+        None,
+    )
+    .await
+}
+
 async fn me(t: &TestApp, key: &str) -> StatusCode {
     t.call(Method::GET, "/api/v1/me", Some(key), None)
         .await
@@ -46,14 +57,7 @@ async fn secret_is_shown_once() {
     assert_eq!(r.body["environment"], "live");
     assert_eq!(r.body["status"], "active");
     let id = r.body["id"].as_str().expect("id");
-    let got = t
-        .call(
-            Method::GET,
-            &format!("/api/v1/keys/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let got = get_key(&t, &admin, id).await;
     assert!(got.body.get("secret").is_none());
     let listed = t
         .call(Method::GET, "/api/v1/keys", Some(&admin), None)
@@ -395,14 +399,7 @@ async fn delete_usage_and_audit() {
     let (id, key) = create(&t, &admin, json!({"name": "tmp", "scope": "read"})).await;
     assert_eq!(me(&t, &key).await, StatusCode::OK);
     t.app.usage.flush(t.store.as_ref()).await;
-    let got = t
-        .call(
-            Method::GET,
-            &format!("/api/v1/keys/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let got = get_key(&t, &admin, &id).await;
     assert!(got.body["lastUsedAt"].is_string(), "{:?}", got.body);
     assert_eq!(got.body["lastUsedIp"], "127.0.0.1");
     let r = t
@@ -415,14 +412,7 @@ async fn delete_usage_and_audit() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(me(&t, &key).await, StatusCode::UNAUTHORIZED);
-    let r = t
-        .call(
-            Method::GET,
-            &format!("/api/v1/keys/{id}"),
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = get_key(&t, &admin, &id).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = t
         .call(
@@ -476,14 +466,7 @@ async fn last_use_is_written_once_a_minute_unless_the_client_changes() {
     let admin = t.keys.a_live_admin.clone();
     let (id, key) = create(&t, &admin, json!({"name": "busy", "scope": "read"})).await;
     let stored = || async {
-        let r = t
-            .call(
-                Method::GET,
-                &format!("/api/v1/keys/{id}"),
-                Some(&admin),
-                None,
-            )
-            .await;
+        let r = get_key(&t, &admin, &id).await;
         (
             r.body["lastUsedAt"].as_str().map(str::to_owned),
             r.body["lastUsedUserAgent"].as_str().map(str::to_owned),
