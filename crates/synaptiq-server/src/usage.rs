@@ -80,19 +80,10 @@ pub struct UsageRecorder {
 }
 
 impl UsageRecorder {
-    fn agent_hash(&self, user_agent: Option<&str>) -> u64 {
+    /// An agent (`Option<&str>`), a key id (`&str`) or a fingerprint (`(IpAddr, u64)`).
+    fn hash(&self, value: impl std::hash::Hash) -> u64 {
         use std::hash::BuildHasher;
-        self.hasher.hash_one(user_agent)
-    }
-
-    fn id_hash(&self, id: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(id)
-    }
-
-    fn fingerprint(&self, ip: IpAddr, agent: u64) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one((ip, agent))
+        self.hasher.hash_one(value)
     }
 
     /// Notes one use of `key` at `at` that reached its handler, answered with `status`.
@@ -119,7 +110,7 @@ impl UsageRecorder {
                 }
                 // By hash: the stored string is a heap read (a cache miss with many keys), the
                 // request's agent is at hand.
-                let agent = self.agent_hash(user_agent);
+                let agent = self.hash(user_agent);
                 if p.agent != agent {
                     p.fact.user_agent = user_agent.map(truncate);
                     p.agent = agent;
@@ -128,10 +119,10 @@ impl UsageRecorder {
             }
             None => {
                 // The first use since the last flush: compare with the last write, if recent.
-                let agent = self.agent_hash(user_agent);
+                let agent = self.hash(user_agent);
                 let urgent = written
-                    .get(&self.id_hash(key.id.as_str()))
-                    .is_none_or(|w| w.fingerprint != self.fingerprint(ip, agent));
+                    .get(&self.hash(key.id.as_str()))
+                    .is_none_or(|w| w.fingerprint != self.hash((ip, agent)));
                 usage.pending = Some(Pending {
                     fact: UsageFact {
                         key_id: key.id.clone(),
@@ -200,9 +191,9 @@ impl UsageRecorder {
             let Some(p) = &u.pending else {
                 return false;
             };
-            let id = self.id_hash(p.fact.key_id.as_str());
+            let id = self.hash(p.fact.key_id.as_str());
             if all || p.urgent || !written.contains_key(&id) {
-                let fingerprint = self.fingerprint(p.ip, p.agent);
+                let fingerprint = self.hash((p.ip, p.agent));
                 written.insert(
                     id,
                     Written {
@@ -245,7 +236,7 @@ impl UsageRecorder {
             return;
         };
         for fact in batch {
-            inner.written.remove(&self.id_hash(fact.key_id.as_str()));
+            inner.written.remove(&self.hash(fact.key_id.as_str()));
             let u = inner
                 .keys
                 .entry(ShortKey::new(fact.key_id.as_str()))
@@ -255,7 +246,7 @@ impl UsageRecorder {
                 None => {
                     u.pending = Some(Pending {
                         ip: fact.ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
-                        agent: self.agent_hash(fact.user_agent.as_deref()),
+                        agent: self.hash(fact.user_agent.as_deref()),
                         fact,
                         urgent: true,
                     });

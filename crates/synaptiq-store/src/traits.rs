@@ -190,9 +190,7 @@ pub trait LeadStore {
     /// thread hand-off, no lock wait, no network), or `None` when this backend or this moment
     /// cannot (the caller then awaits `lead_version`). Same meaning, same freshness: the read
     /// starts after the call does.
-    fn lead_version_now(&self, _org: &OrgId, _env: Environment) -> Option<i64> {
-        None
-    }
+    fn lead_version_now(&self, org: &OrgId, env: Environment) -> Option<i64>;
     /// A filtered, sorted page of leads with the total matching.
     async fn list_leads(
         &self,
