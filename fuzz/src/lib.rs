@@ -20,7 +20,7 @@ use synaptiq_types::audit::AuditQuery;
 use synaptiq_types::keys::{CreateKey, KeyListQuery, RotateKey, UpdateKey, validate_name};
 use synaptiq_types::leads::{CreateLead, LeadListQuery, LeadSearchQuery, UpdateLead};
 use synaptiq_types::pagination::PageRequest;
-use synaptiq_types::validate::{EMAIL_PATTERN, NOT_BLANK_PATTERN};
+use synaptiq_types::validate::{EMAIL_PATTERN, NO_NUL_PATTERN, NOT_BLANK_TEXT_PATTERN};
 
 // ---------------------------------------------------------------------------------------------
 // Authorization header and key format
@@ -142,8 +142,11 @@ pub fn json_bodies(data: &[u8]) {
     assert_eq!(email_ok, documented, "EMAIL_PATTERN disagrees on {text:?}");
     let name_ok = validate_name(&text).is_ok();
     let documented =
-        (1..=100).contains(&text.chars().count()) && regex(NOT_BLANK_PATTERN).is_match(&text);
+        (1..=100).contains(&text.chars().count()) && regex(NOT_BLANK_TEXT_PATTERN).is_match(&text);
     assert_eq!(name_ok, documented, "key name schema disagrees on {text:?}");
+    let text_ok = synaptiq_types::validate::no_nul("name", &text).is_ok();
+    let documented = regex(NO_NUL_PATTERN).is_match(&text);
+    assert_eq!(text_ok, documented, "NO_NUL_PATTERN disagrees on {text:?}");
 }
 
 fn body<T>(data: &[u8], validate: impl Fn(&T) -> Result<(), FieldError>)
@@ -255,10 +258,12 @@ fn page(page: Option<u32>, limit: Option<u32>, total: u64) {
 fn regex(pattern: &'static str) -> &'static regex::Regex {
     static EMAIL: OnceLock<regex::Regex> = OnceLock::new();
     static NOT_BLANK: OnceLock<regex::Regex> = OnceLock::new();
+    static NO_NUL: OnceLock<regex::Regex> = OnceLock::new();
     static KEY_ID: OnceLock<regex::Regex> = OnceLock::new();
     let cell = match pattern {
         EMAIL_PATTERN => &EMAIL,
-        NOT_BLANK_PATTERN => &NOT_BLANK,
+        NOT_BLANK_TEXT_PATTERN => &NOT_BLANK,
+        NO_NUL_PATTERN => &NO_NUL,
         _ => &KEY_ID,
     };
     cell.get_or_init(|| regex::Regex::new(pattern).expect("the documented patterns compile"))

@@ -160,7 +160,7 @@ async fn create_operations_link_to_what_takes_the_id() {
 #[tokio::test]
 async fn validation_rules_are_documented() {
     use synaptiq_core::ids::{KeyId, LeadId};
-    use synaptiq_types::validate::{EMAIL_PATTERN, NOT_BLANK_PATTERN, SEARCH_PATTERN};
+    use synaptiq_types::validate::{EMAIL_PATTERN, NO_NUL_PATTERN, NOT_BLANK_TEXT_PATTERN};
     let t = TestApp::new().await;
     let doc = openapi(&t).await;
     let s = &doc["components"]["schemas"];
@@ -170,16 +170,28 @@ async fn validation_rules_are_documented() {
         assert_eq!(p["email"]["maxLength"], 254);
         assert_eq!(p["name"]["maxLength"], 200);
         assert_eq!(p["phone"]["maxLength"], 50);
+        for text in ["name", "company", "title", "phone"] {
+            assert_eq!(p[text]["pattern"], NO_NUL_PATTERN, "{schema}.{text}");
+        }
         assert_eq!(p["tags"]["maxItems"], 50);
         assert_eq!(p["tags"]["items"]["minLength"], 1);
         assert_eq!(p["tags"]["items"]["maxLength"], 64);
+        assert_eq!(p["tags"]["items"]["pattern"], NO_NUL_PATTERN);
         assert_eq!(p["customFields"]["maxProperties"], 50);
         assert_eq!(p["customFields"]["additionalProperties"]["maxLength"], 1000);
+        assert_eq!(
+            p["customFields"]["additionalProperties"]["pattern"],
+            NO_NUL_PATTERN
+        );
+        assert_eq!(
+            p["customFields"]["propertyNames"]["pattern"],
+            NO_NUL_PATTERN
+        );
         assert_eq!(p["score"]["maximum"], 100);
     }
     for schema in ["CreateKey", "UpdateKey"] {
         let p = &s[schema]["properties"];
-        assert_eq!(p["name"]["pattern"], NOT_BLANK_PATTERN);
+        assert_eq!(p["name"]["pattern"], NOT_BLANK_TEXT_PATTERN);
         assert_eq!(p["name"]["maxLength"], 100);
         assert_eq!(p["allowedIps"]["items"]["format"], "cidr");
     }
@@ -202,7 +214,11 @@ async fn validation_rules_are_documented() {
     };
     assert_eq!(
         param("/api/v1/leads/search", "q")["pattern"],
-        SEARCH_PATTERN
+        NOT_BLANK_TEXT_PATTERN
+    );
+    assert_eq!(
+        param("/api/v1/audit-events", "type")["pattern"],
+        NO_NUL_PATTERN
     );
     assert_eq!(
         param("/api/v1/audit-events", "keyId")["pattern"],

@@ -106,6 +106,7 @@ async fn create_validation() {
     for (body, param) in [
         (json!({"scope": "read"}), "name"),
         (json!({"name": "", "scope": "read"}), "name"),
+        (json!({"name": "CRM\u{0}sync", "scope": "read"}), "name"),
         (json!({"name": "x", "scope": "owner"}), "scope"),
         (
             json!({"name": "x", "scope": "read", "expiresAt": "2001-01-01T00:00:00Z"}),

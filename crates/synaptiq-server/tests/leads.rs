@@ -182,6 +182,93 @@ async fn validation_errors_name_the_field() {
     assert_eq!(r.code(), "payload_too_large");
 }
 
+/// U+0000 is refused in every text a lead or key stores, on every backend: PostgreSQL cannot
+/// take it in a text parameter, so it must be a 400 naming the field, never a store error.
+#[tokio::test]
+async fn text_holding_nul_is_refused_on_every_backend() {
+    let t = TestApp::new().await;
+    let k = Some(t.keys.a_live_write.as_str());
+    let nul = "Acme\u{0}Corp";
+    let cases = [
+        (json!({"email": "a@b.co", "name": nul}), "name"),
+        (json!({"email": "a@b.co", "company": nul}), "company"),
+        (json!({"email": "a@b.co", "title": nul}), "title"),
+        (json!({"email": "a@b.co", "phone": nul}), "phone"),
+        (json!({"email": "a@b.co", "tags": ["ok", nul]}), "tags"),
+        (
+            json!({"email": "a@b.co", "customFields": {nul: "x"}}),
+            "customFields",
+        ),
+        (
+            json!({"email": "a@b.co", "customFields": {"crmId": nul}}),
+            "customFields",
+        ),
+        (json!({"email": "a\u{0}@b.co"}), "email"),
+    ];
+    let r = t
+        .call(
+            Method::POST,
+            "/api/v1/leads",
+            k,
+            Some(json!({"email": "n@b.co"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let lead = format!("/api/v1/leads/{}", r.body["id"].as_str().expect("id"));
+    for (body, param) in cases {
+        let r = t
+            .call(Method::POST, "/api/v1/leads", k, Some(body.clone()))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "POST {body}: {:?}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["param"], param, "POST {body}: {:?}", r.body);
+        let r = t.call(Method::PATCH, &lead, k, Some(body.clone())).await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "PATCH {body}: {:?}",
+            r.body
+        );
+        assert_eq!(
+            r.body["error"]["param"], param,
+            "PATCH {body}: {:?}",
+            r.body
+        );
+    }
+    let admin = Some(t.keys.a_live_admin.as_str());
+    let r = t.call(Method::GET, "/api/v1/keys", admin, None).await;
+    let key = format!(
+        "/api/v1/keys/{}",
+        r.body["data"][0]["id"].as_str().expect("id")
+    );
+    let r = t
+        .call(Method::PATCH, &key, admin, Some(json!({"name": nul})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["error"]["param"], "name");
+    let r = t
+        .call(
+            Method::GET,
+            "/api/v1/audit-events?type=key.created%00",
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["error"]["param"], "type");
+    // Nothing reached the store: the lead is as created.
+    let r = t.call(Method::GET, &lead, k, None).await;
+    assert!(
+        r.body["name"].is_null() && r.body["tags"] == json!([]),
+        "{:?}",
+        r.body
+    );
+}
+
 #[tokio::test]
 async fn list_filters_sorting_and_pagination() {
     let t = TestApp::new().await;

@@ -69,8 +69,14 @@ pub struct AuditQuery {
 
 /// Query parameters validated beyond their type: (parameter, JSON Schema keywords).
 pub fn query_constraints() -> Vec<(&'static str, serde_json::Value)> {
-    vec![(
-        "keyId",
-        serde_json::json!({"pattern": synaptiq_core::ids::KeyId::PATTERN}),
-    )]
+    vec![
+        (
+            "keyId",
+            serde_json::json!({"pattern": synaptiq_core::ids::KeyId::PATTERN}),
+        ),
+        (
+            "type",
+            serde_json::json!({"pattern": crate::validate::NO_NUL_PATTERN}),
+        ),
+    ]
 }

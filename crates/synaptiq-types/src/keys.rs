@@ -172,7 +172,7 @@ pub const NAME_MAX: usize = 100;
 /// Most entries in a key's `allowedIps`.
 pub const ALLOWED_IPS_MAX: usize = 50;
 
-/// Validates a key name: 1–100 characters, not blank (it is stored trimmed).
+/// Validates a key name: 1–100 characters, not blank (it is stored trimmed), no U+0000.
 pub fn validate_name(name: &str) -> Result<(), crate::FieldError> {
     if name.trim().is_empty() || name.chars().count() > NAME_MAX {
         return Err(crate::FieldError::new(
@@ -180,7 +180,7 @@ pub fn validate_name(name: &str) -> Result<(), crate::FieldError> {
             "name must be 1 to 100 characters",
         ));
     }
-    Ok(())
+    crate::validate::no_nul("name", name)
 }
 
 /// What this module's validators (and the key handlers) enforce, as JSON Schema keywords for
@@ -189,7 +189,7 @@ pub fn validate_name(name: &str) -> Result<(), crate::FieldError> {
 pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     use serde_json::json;
     let name = json!({"minLength": 1, "maxLength": NAME_MAX,
-                      "pattern": crate::validate::NOT_BLANK_PATTERN});
+                      "pattern": crate::validate::NOT_BLANK_TEXT_PATTERN});
     let ips = json!({"maxItems": ALLOWED_IPS_MAX, "items": {"format": "cidr"}});
     let scope = json!({"enum": ["read", "write", "admin"]});
     vec![

@@ -225,7 +225,7 @@ fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D
 }
 
 fn check_text(param: &str, v: Option<&String>, max: usize) -> Result<(), FieldError> {
-    v.map_or(Ok(()), |s| validate::max_chars(param, s, max))
+    v.map_or(Ok(()), |s| validate::text(param, s, max))
 }
 
 fn check_tags(tags: Option<&Vec<String>>) -> Result<(), FieldError> {
@@ -237,7 +237,7 @@ fn check_tags(tags: Option<&Vec<String>>) -> Result<(), FieldError> {
         if t.is_empty() {
             return Err(FieldError::new("tags", "tags must not be empty"));
         }
-        validate::max_chars("tags", t, TAG_MAX)?;
+        validate::text("tags", t, TAG_MAX)?;
     }
     Ok(())
 }
@@ -254,8 +254,8 @@ fn check_custom(fields: Option<&BTreeMap<String, String>>) -> Result<(), FieldEr
                 "custom field names must not be empty",
             ));
         }
-        validate::max_chars("customFields", k, CUSTOM_NAME_MAX)?;
-        validate::max_chars("customFields", v, CUSTOM_VALUE_MAX)?;
+        validate::text("customFields", k, CUSTOM_NAME_MAX)?;
+        validate::text("customFields", v, CUSTOM_VALUE_MAX)?;
     }
     Ok(())
 }
@@ -389,9 +389,7 @@ impl LeadSearchQuery {
         if needle.is_empty() || self.q.chars().count() > SEARCH_MAX {
             return Err(FieldError::new("q", "q must be 1 to 200 characters."));
         }
-        if needle.contains('\0') {
-            return Err(FieldError::new("q", "q must not contain U+0000."));
-        }
+        validate::no_nul("q", needle)?;
         Ok(needle)
     }
 }
@@ -401,6 +399,7 @@ impl LeadSearchQuery {
 pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     use serde_json::json;
     let mut out = Vec::new();
+    let text = |max: usize| json!({"maxLength": max, "pattern": validate::NO_NUL_PATTERN});
     for schema in ["CreateLead", "UpdateLead"] {
         out.extend([
             (
@@ -408,22 +407,24 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Valu
                 "email",
                 json!({"pattern": validate::EMAIL_PATTERN, "maxLength": 254}),
             ),
-            (schema, "name", json!({"maxLength": TEXT_MAX})),
-            (schema, "company", json!({"maxLength": TEXT_MAX})),
-            (schema, "title", json!({"maxLength": TEXT_MAX})),
-            (schema, "phone", json!({"maxLength": PHONE_MAX})),
+            (schema, "name", text(TEXT_MAX)),
+            (schema, "company", text(TEXT_MAX)),
+            (schema, "title", text(TEXT_MAX)),
+            (schema, "phone", text(PHONE_MAX)),
             (
                 schema,
                 "tags",
                 json!({"maxItems": TAGS_MAX,
-                       "items": {"minLength": 1, "maxLength": TAG_MAX}}),
+                       "items": {"minLength": 1, "maxLength": TAG_MAX,
+                                 "pattern": validate::NO_NUL_PATTERN}}),
             ),
             (
                 schema,
                 "customFields",
                 json!({"maxProperties": CUSTOM_FIELDS_MAX,
-                       "propertyNames": {"minLength": 1, "maxLength": CUSTOM_NAME_MAX},
-                       "additionalProperties": {"maxLength": CUSTOM_VALUE_MAX}}),
+                       "propertyNames": {"minLength": 1, "maxLength": CUSTOM_NAME_MAX,
+                                         "pattern": validate::NO_NUL_PATTERN},
+                       "additionalProperties": text(CUSTOM_VALUE_MAX)}),
             ),
             (schema, "score", json!({"minimum": 0, "maximum": SCORE_MAX})),
         ]);
@@ -435,7 +436,7 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Valu
 pub fn query_constraints() -> Vec<(&'static str, serde_json::Value)> {
     vec![(
         "q",
-        serde_json::json!({"pattern": validate::SEARCH_PATTERN}),
+        serde_json::json!({"pattern": validate::NOT_BLANK_TEXT_PATTERN}),
     )]
 }
 

@@ -54,27 +54,38 @@ where
         .map_err(|_| D::Error::invalid_value(Unexpected::Signed(whole), &"a smaller integer"))
 }
 
-/// Checks a string's length in characters.
-pub fn max_chars(param: &str, value: &str, max: usize) -> Result<(), FieldError> {
+/// Checks a stored text: at most `max` characters and no U+0000 ([`NO_NUL_PATTERN`]).
+pub fn text(param: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.chars().count() > max {
         return Err(FieldError::new(
             param,
             format!("{param} must be at most {max} characters"),
         ));
     }
+    no_nul(param, value)
+}
+
+/// Refuses U+0000, which PostgreSQL cannot store in (or compare with) a `text` value, and
+/// which ends an SQLite FTS5 query string early (`unterminated string`). Refused on both
+/// backends alike, so what one accepts the other stores.
+pub fn no_nul(param: &str, value: &str) -> Result<(), FieldError> {
+    if value.contains('\0') {
+        return Err(FieldError::new(
+            param,
+            format!("{param} must not contain U+0000"),
+        ));
+    }
     Ok(())
 }
 
-/// The OpenAPI `pattern` of a text that must not be blank: at least one character that is not
-/// whitespace in the sense of `str::trim` (`char::is_whitespace`), spelled out so that every
-/// JSON Schema engine (ECMA-262, Python, Rust) reads the class alike.
-pub const NOT_BLANK_PATTERN: &str =
-    r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// The OpenAPI `pattern` that [`no_nul`] enforces: any text without U+0000.
+pub const NO_NUL_PATTERN: &str = r"^[^\x00]*$";
 
-/// The OpenAPI `pattern` of a search text: not blank (as [`NOT_BLANK_PATTERN`]) and without
-/// U+0000, which PostgreSQL cannot take in a text parameter and which ends an SQLite FTS5
-/// query string early (`unterminated string`).
-pub const SEARCH_PATTERN: &str =
+/// The OpenAPI `pattern` of a name or search text: not blank — at least one character that is
+/// not whitespace in the sense of `str::trim` (`char::is_whitespace`), the class spelled out so
+/// that every JSON Schema engine (ECMA-262, Python, Rust) reads it alike — and without U+0000
+/// (see [`no_nul`]).
+pub const NOT_BLANK_TEXT_PATTERN: &str =
     r"^[^\x00]*[^\x00\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00]*$";
 
 /// The OpenAPI `pattern` that [`email`] enforces (with `maxLength: 254`): a local part of 1–64
@@ -146,27 +157,19 @@ mod tests {
             prop_assert_eq!(email("email", &s).is_ok(), documented, "{:?}", s);
         }
 
-        /// `NOT_BLANK_PATTERN` matches exactly the texts `str::trim` leaves non-empty.
+        /// `NOT_BLANK_TEXT_PATTERN` matches exactly the texts `str::trim` leaves non-empty
+        /// and that hold no U+0000; `NO_NUL_PATTERN` exactly those `no_nul` accepts.
         #[test]
-        fn not_blank_is_what_trim_keeps(s in prop_oneof![
+        fn not_blank_is_what_trim_keeps_and_nul_is_refused(s in prop_oneof![
             ".{0,12}",
-            "[ \t\n\r\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{1680}\u{2000}\u{200b}\u{2028}\u{202f}\u{3000}\u{feff}a]{0,6}",
-        ]) {
-            prop_assert_eq!(re(NOT_BLANK_PATTERN).is_match(&s), !s.trim().is_empty(), "{:?}", s);
-        }
-
-        /// `SEARCH_PATTERN` matches exactly the texts `str::trim` leaves non-empty and that
-        /// hold no U+0000.
-        #[test]
-        fn search_is_not_blank_and_without_nul(s in prop_oneof![
-            ".{0,12}",
-            "[ \t\n\r\u{0}\u{85}\u{a0}\u{3000}a]{0,6}",
+            "[ \t\n\r\u{0}\u{b}\u{c}\u{1c}\u{85}\u{a0}\u{1680}\u{2000}\u{200b}\u{2028}\u{202f}\u{3000}\u{feff}a]{0,6}",
         ]) {
             prop_assert_eq!(
-                re(SEARCH_PATTERN).is_match(&s),
+                re(NOT_BLANK_TEXT_PATTERN).is_match(&s),
                 !s.trim().is_empty() && !s.contains('\0'),
                 "{:?}", s
             );
+            prop_assert_eq!(re(NO_NUL_PATTERN).is_match(&s), no_nul("x", &s).is_ok(), "{:?}", s);
         }
 
         /// `KeyId::PATTERN` (the `keyId` filter and the `{id}` of key routes) accepts exactly

@@ -29,6 +29,9 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("keyId", "keyId must be a key id (key_…)"))
         })
         .transpose()?;
+    if let Some(kind) = &q.kind {
+        synaptiq_types::validate::no_nul("type", kind)?;
+    }
     let filter = AuditFilter {
         key_id,
         kind: q.kind,
