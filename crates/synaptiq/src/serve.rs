@@ -13,9 +13,14 @@ use synaptiq_store::{Role, Store};
 use crate::cli::{Global, LogFormat, PlaintextFlag, ServeArgs, TlsFlag};
 use crate::setup;
 
+/// The log filter when `SYNAPTIQ_LOG` is not set. rustls warns about what a *client* did
+/// wrong (an IP address sent as SNI, as wrk and some HTTP libraries do): one line per
+/// handshake, written by whoever connects, so only its errors are logged by default.
+const DEFAULT_LOG: &str = "info,rustls=error";
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYNAPTIQ_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
