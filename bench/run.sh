@@ -23,7 +23,10 @@
 # (1000000), BENCH_PORT (18443; the peer uses +1), BENCH_SERVER_CPU, BENCH_CLIENT_CPU,
 # BENCH_TARGET_DIR (target/bench-release), BENCH_FIXED_TOOL (oha|none), BENCH_KEEP,
 # BENCH_RESULTS, BENCH_SKIP_BUILD=1 (use the existing release binaries), BENCH_PROFILE (me|leads:
-# what `profile` records).
+# what `profile` records), BENCH_DB (sqlite|postgres: the server's database; postgres creates a
+# fresh database on the PostgreSQL server of BENCH_POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432, and drops it at the end; that server is not pinned, and
+# its CPU time is not in the server's figures but shows in "others").
 #
 # No number here is a pass/fail gate: the script reports, it never fails on a figure.
 
@@ -82,6 +85,14 @@ SERVER_WRAP=
 SERVER_EXTRA=
 NGINX_PID=
 BG_PID=
+DB=${BENCH_DB:-sqlite}
+PG_BASE=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
+PG_DB=
+case "$DB" in sqlite | postgres) ;; *)
+    echo "BENCH_DB must be sqlite or postgres" >&2
+    exit 2
+    ;;
+esac
 
 exec > >(tee -a "$RESULTS/report.txt") 2>&1
 
@@ -97,6 +108,7 @@ cleanup() {
     [ -n "$BG_PID" ] && kill -INT "$BG_PID" 2>/dev/null
     [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null
     [ -n "$NGINX_PID" ] && kill -TERM "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+    [ -n "$PG_DB" ] && psql -q "$PG_BASE/postgres" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
     [ -f "$WORK/server.log" ] && cp "$WORK/server.log" "$RESULTS/server.log"
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
         log "kept $WORK (contains key secrets: delete it when done)"
@@ -131,6 +143,7 @@ need_tools() {
     command -v python3 >/dev/null || missing+=(python3)
     if [ "$MODE" = profile ]; then command -v perf >/dev/null || missing+=(linux-perf); fi
     if [ "$MODE" = callgrind ]; then command -v valgrind >/dev/null || missing+=(valgrind); fi
+    if [ "$DB" = postgres ]; then command -v psql >/dev/null || missing+=(postgresql-client); fi
     [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
     local nginx_bin
     nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -150,8 +163,27 @@ build() {
 
 # seed DIR KEYS LEADS
 seed() {
-    log "seeding $2 keys and $3 leads (bench_seed)"
-    "$SEED" --data-dir "$1/data" --out "$1/secrets" --keys "$2" --leads "$3" --orgs 4
+    local db_args=()
+    if [ "$DB" = postgres ]; then
+        # A database of its own, dropped at the end; the server gets it through the environment
+        # (SYNAPTIQ_DATABASE_URL), so the URL never shows in the process list.
+        PG_DB=synaptiq_bench_${STAMP,,}_$$
+        psql -q "$PG_BASE/postgres" -c "CREATE DATABASE $PG_DB" >/dev/null ||
+            die "BENCH_DB=postgres needs a PostgreSQL server at $PG_BASE where this user may create databases (BENCH_POSTGRES_URL)"
+        export SYNAPTIQ_DATABASE_URL=$PG_BASE/$PG_DB
+        db_args=(--database-url "$SYNAPTIQ_DATABASE_URL")
+    fi
+    log "seeding $2 keys and $3 leads (bench_seed, $DB)"
+    "$SEED" --data-dir "$1/data" --out "$1/secrets" --keys "$2" --leads "$3" --orgs 4 "${db_args[@]}"
+}
+
+# Size of the seeded database.
+db_size() {
+    if [ "$DB" = postgres ]; then
+        psql -tA "$PG_BASE/postgres" -c "SELECT pg_size_pretty(pg_database_size('$PG_DB'))"
+    else
+        du -sh "$WORK/data" | cut -f1
+    fi
 }
 
 write_policy() {
@@ -366,6 +398,11 @@ machine() {
     echo "rustc:       $(rustc --version 2>/dev/null || echo '?')"
     echo "nginx:       $("$NGINX" -v 2>&1 | sed 's/.*: //')"
     echo "wrk:         $(wrk -v 2>&1 | head -1 | awk '{print $1, $2}')"
+    if [ "$DB" = postgres ]; then
+        echo "database:    PostgreSQL $(psql -tA "$PG_BASE/postgres" -c 'SHOW server_version' 2>/dev/null || echo '?') at ${PG_BASE#*@} (a separate service, not pinned)"
+    else
+        echo "database:    SQLite, in the server's process (on its CPU)"
+    fi
     echo "commit:      $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo ' (+ uncommitted changes)')"
     echo "pinning:     server/peer CPU $SERVER_CPU, wrk CPU $CLIENT_CPU, nice $NICE (session: $(cat /proc/$$/autogroup 2>/dev/null || echo '?')); wrk -t1 -c$CONNS -d${DURATION}s"
 }
@@ -729,7 +766,7 @@ mode_scale() {
     echo
     local t=$SECONDS
     seed "$WORK" "$SCALE_KEYS" "$SCALE_LEADS"
-    log "seeded in $((SECONDS - t)) s; database $(du -sh "$WORK/data" | cut -f1)"
+    log "seeded in $((SECONDS - t)) s; database $(db_size)"
     # The page cache off: list and search latencies below are the database's, not a reuse.
     SERVER_EXTRA="--page-cache-mb 0" start_server
     local base=https://127.0.0.1:$PORT keys=$WORK/secrets/keys.txt

@@ -2,15 +2,18 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_seed -- --data-dir /tmp/x --keys 10000 --leads 100000 --out /tmp/x/bench
+//! cargo run --release --example bench_seed -- --data-dir /tmp/x --database-url postgres://postgres@127.0.0.1/bench
 //! ```
 //!
 //! What it writes:
-//! - `<data-dir>/pepper` (`v1:<hex>`, 0600) unless one exists, and `<data-dir>/synaptiq.db` with
+//! - `<data-dir>/pepper` (`v1:<hex>`, 0600) unless one exists, and the database — by default
+//!   `<data-dir>/synaptiq.db`, or the (empty) PostgreSQL database of `--database-url` — with
 //!   the migrations applied, `--orgs` organizations (starter plan, created through the store),
 //!   `--keys` API keys spread round-robin over the organizations, both environments and the
 //!   three scopes, and `--leads` leads in the first organization's `live` environment. Rows are
 //!   inserted in multi-row `INSERT`s inside large transactions on one connection with
-//!   `synchronous = OFF` (the server itself keeps `FULL`).
+//!   `synchronous = OFF` on SQLite and `synchronous_commit = off` on PostgreSQL (the server
+//!   itself keeps both durable); PostgreSQL's tables are `ANALYZE`d at the end.
 //! - In `--out` (never in the repository): `keys.txt` (every secret, one a line), `leads_keys.txt`
 //!   (the write/admin keys of the leads organization's live environment, where the leads are),
 //!   `post_keys.txt` (its write/admin keys of the test environment, for creating leads without
@@ -29,7 +32,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Connection, Executor, PgConnection, QueryBuilder, SqliteConnection};
 use synaptiq_core::hash::Pepper;
 use synaptiq_core::ids::{KeyId, LeadId, OrgId};
 use synaptiq_core::key::ApiKeySecret;
@@ -44,6 +47,10 @@ struct Args {
     /// The server's data directory (created if missing; must not hold a database yet).
     #[arg(long)]
     data_dir: PathBuf,
+    /// A PostgreSQL database to seed instead of `<data-dir>/synaptiq.db` (`postgres://…`; it
+    /// must hold no organizations yet). The server is then started with the same URL.
+    #[arg(long)]
+    database_url: Option<String>,
     /// Where the key files go (created if missing). Default: `<data-dir>/bench`.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -115,94 +122,108 @@ struct KeyRow {
     hint: String,
 }
 
-async fn insert_keys(
-    conn: &mut SqliteConnection,
-    orgs: &[OrgId],
-    rows: &[KeyRow],
-    pepper_version: u16,
-    batch: usize,
-) -> Result<()> {
-    let now = now_ms();
-    for tx_rows in rows.chunks(batch.max(1)) {
-        let mut tx = conn.begin().await?;
-        for stmt_rows in tx_rows.chunks(ROWS_PER_STATEMENT) {
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO api_keys (id, org_id, environment, name, scope, key_hash, \
-                 pepper_version, hint, allowed_ips, created_at) ",
-            );
-            qb.push_values(stmt_rows, |mut b, k| {
-                b.push_bind(k.id.clone())
-                    .push_bind(orgs[k.org].as_str().to_owned())
-                    .push_bind(k.env.as_str())
-                    .push_bind("bench key")
-                    .push_bind(k.scope.as_str())
-                    .push_bind(k.hash.to_vec())
-                    .push_bind(i32::from(pepper_version))
-                    .push_bind(k.hint.clone())
-                    .push_bind("[]")
-                    .push_bind(now);
-            });
-            qb.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
-}
-
 const STATUSES: [&str; 5] = ["new", "qualified", "contacted", "converted", "lost"];
 const SOURCES: [&str; 4] = ["chat", "api", "import", "form"];
 
-async fn insert_leads(
-    conn: &mut SqliteConnection,
-    org: &OrgId,
-    env: Environment,
-    n: usize,
-    batch: usize,
-) -> Result<()> {
-    // Distinct, increasing creation times ending now, so the newest-first page is stable.
-    let base = now_ms() - i64::try_from(n).unwrap_or(0);
-    let mut done = 0usize;
-    while done < n {
-        let end = (done + batch.max(1)).min(n);
-        let mut tx = conn.begin().await?;
-        let mut i = done;
-        while i < end {
-            let stop = (i + ROWS_PER_STATEMENT).min(end);
-            let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO leads (id, org_id, environment, email, email_norm, name, company, \
-                 title, phone, status, score, source, tags, custom_fields, first_seen_at, \
-                 last_active_at, created_at, updated_at) ",
-            );
-            qb.push_values(i..stop, |mut b, j| {
-                let at = base + i64::try_from(j).unwrap_or(0);
-                let email = format!("lead{j}@company{}.example", j % 5000);
-                b.push_bind(LeadId::generate().as_str().to_owned())
-                    .push_bind(org.as_str().to_owned())
-                    .push_bind(env.as_str())
-                    .push_bind(email.clone())
-                    .push_bind(email)
-                    .push_bind(format!("Person {j}"))
-                    .push_bind(format!("Company {}", j % 5000))
-                    .push_bind(Option::<String>::None)
-                    .push_bind(Option::<String>::None)
-                    .push_bind(STATUSES[j % STATUSES.len()])
-                    .push_bind(i32::try_from(j % 101).unwrap_or(0))
-                    .push_bind(SOURCES[j % SOURCES.len()])
-                    .push_bind("[]")
-                    .push_bind("{}")
-                    .push_bind(at)
-                    .push_bind(at)
-                    .push_bind(at)
-                    .push_bind(at);
-            });
-            qb.build().execute(&mut *tx).await?;
-            i = stop;
+/// The bulk inserts, once per backend: the statements and binds are the same, only the
+/// connection and placeholder types differ (generic code over `sqlx::Database` would need a
+/// bound per bound type).
+macro_rules! bulk_inserts {
+    ($module:ident, $db:ty, $conn:ty) => {
+        mod $module {
+            use super::*;
+
+        pub(crate) async fn insert_keys(
+            conn: &mut $conn,
+            orgs: &[OrgId],
+            rows: &[KeyRow],
+            pepper_version: u16,
+            batch: usize,
+        ) -> Result<()> {
+            let now = now_ms();
+            for tx_rows in rows.chunks(batch.max(1)) {
+                let mut tx = conn.begin().await?;
+                for stmt_rows in tx_rows.chunks(ROWS_PER_STATEMENT) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO api_keys (id, org_id, environment, name, scope, key_hash, \
+                         pepper_version, hint, allowed_ips, created_at) ",
+                    );
+                    qb.push_values(stmt_rows, |mut b, k| {
+                        b.push_bind(k.id.clone())
+                            .push_bind(orgs[k.org].as_str().to_owned())
+                            .push_bind(k.env.as_str())
+                            .push_bind("bench key")
+                            .push_bind(k.scope.as_str())
+                            .push_bind(k.hash.to_vec())
+                            .push_bind(i32::from(pepper_version))
+                            .push_bind(k.hint.clone())
+                            .push_bind("[]")
+                            .push_bind(now);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Ok(())
         }
-        tx.commit().await?;
-        done = end;
-    }
-    Ok(())
+
+        pub(crate) async fn insert_leads(
+            conn: &mut $conn,
+            org: &OrgId,
+            env: Environment,
+            n: usize,
+            batch: usize,
+        ) -> Result<()> {
+            // Distinct, increasing creation times ending now, so the newest-first page is stable.
+            let base = now_ms() - i64::try_from(n).unwrap_or(0);
+            let mut done = 0usize;
+            while done < n {
+                let end = (done + batch.max(1)).min(n);
+                let mut tx = conn.begin().await?;
+                let mut i = done;
+                while i < end {
+                    let stop = (i + ROWS_PER_STATEMENT).min(end);
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO leads (id, org_id, environment, email, email_norm, name, company, \
+                         title, phone, status, score, source, tags, custom_fields, first_seen_at, \
+                         last_active_at, created_at, updated_at) ",
+                    );
+                    qb.push_values(i..stop, |mut b, j| {
+                        let at = base + i64::try_from(j).unwrap_or(0);
+                        let email = format!("lead{j}@company{}.example", j % 5000);
+                        b.push_bind(LeadId::generate().as_str().to_owned())
+                            .push_bind(org.as_str().to_owned())
+                            .push_bind(env.as_str())
+                            .push_bind(email.clone())
+                            .push_bind(email)
+                            .push_bind(format!("Person {j}"))
+                            .push_bind(format!("Company {}", j % 5000))
+                            .push_bind(Option::<String>::None)
+                            .push_bind(Option::<String>::None)
+                            .push_bind(STATUSES[j % STATUSES.len()])
+                            .push_bind(i32::try_from(j % 101).unwrap_or(0))
+                            .push_bind(SOURCES[j % SOURCES.len()])
+                            .push_bind("[]")
+                            .push_bind("{}")
+                            .push_bind(at)
+                            .push_bind(at)
+                            .push_bind(at)
+                            .push_bind(at);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                    i = stop;
+                }
+                tx.commit().await?;
+                done = end;
+            }
+            Ok(())
+        }
+        }
+    };
 }
+
+bulk_inserts!(sqlite_rows, sqlx::Sqlite, SqliteConnection);
+bulk_inserts!(pg_rows, sqlx::Postgres, PgConnection);
 
 /// The statements explained by `--explain`. They mirror the text the server runs on SQLite,
 /// from `crates/synaptiq-store/src/sql.rs` (`lead_count_sql`, `lead_page_sql`,
@@ -366,6 +387,9 @@ async fn explain(data_dir: &Path) -> Result<()> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     if args.explain {
+        if args.database_url.is_some() {
+            bail!("--explain reads the SQLite database of --data-dir only");
+        }
         return explain(&args.data_dir).await;
     }
     if args.orgs == 0 {
@@ -373,12 +397,16 @@ async fn main() -> Result<()> {
     }
     std::fs::create_dir_all(&args.data_dir)?;
     let db = args.data_dir.join("synaptiq.db");
-    if db.exists() {
-        bail!(
+    let url = match &args.database_url {
+        Some(url) if url.starts_with("postgres") => url.clone(),
+        Some(_) => bail!("--database-url must be a postgres:// URL (SQLite is the default)"),
+        None if db.exists() => bail!(
             "{} already exists: seed a fresh data directory",
             db.display()
-        );
-    }
+        ),
+        None => format!("sqlite://{}", db.display()),
+    };
+    let postgres = args.database_url.is_some();
     let out = args
         .out
         .clone()
@@ -388,9 +416,11 @@ async fn main() -> Result<()> {
     let started = Instant::now();
 
     // Schema and organizations through the product's own store.
-    let url = format!("sqlite://{}", db.display());
     let store = synaptiq_store::open(&url).await?;
     store.migrate().await?;
+    if postgres && !store.list_orgs().await?.is_empty() {
+        bail!("the database of --database-url already holds organizations: seed an empty one");
+    }
     let mut orgs = Vec::with_capacity(args.orgs);
     for i in 0..args.orgs {
         orgs.push(
@@ -441,30 +471,54 @@ async fn main() -> Result<()> {
     let unknown = ApiKeySecret::generate(Environment::Live).context("OS random generator")?;
     let keygen_s = t.elapsed().as_secs_f64();
 
-    let opts = SqliteConnectOptions::from_str(&url)?
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Off)
-        .foreign_keys(false)
-        .pragma("cache_size", "-262144");
-    let mut conn = SqliteConnection::connect_with(&opts).await?;
-    let t = Instant::now();
-    insert_keys(&mut conn, &orgs, &rows, pepper.version(), args.batch).await?;
-    let keys_s = t.elapsed().as_secs_f64();
-    drop(rows);
-    let t = Instant::now();
-    insert_leads(
-        &mut conn,
-        &orgs[0],
-        Environment::Live,
-        args.leads,
-        args.batch,
-    )
-    .await?;
-    let leads_s = t.elapsed().as_secs_f64();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut conn)
+    let (keys_s, leads_s) = if postgres {
+        let mut conn = PgConnection::connect(&url).await?;
+        conn.execute("SET synchronous_commit = off").await?;
+        let t = Instant::now();
+        pg_rows::insert_keys(&mut conn, &orgs, &rows, pepper.version(), args.batch).await?;
+        let keys_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        pg_rows::insert_leads(
+            &mut conn,
+            &orgs[0],
+            Environment::Live,
+            args.leads,
+            args.batch,
+        )
         .await?;
-    conn.close().await?;
+        let leads_s = t.elapsed().as_secs_f64();
+        // Planner statistics now, as autovacuum would soon: the benchmark measures plans for
+        // the seeded data, not for empty tables.
+        conn.execute("ANALYZE").await?;
+        conn.close().await?;
+        (keys_s, leads_s)
+    } else {
+        let opts = SqliteConnectOptions::from_str(&url)?
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Off)
+            .foreign_keys(false)
+            .pragma("cache_size", "-262144");
+        let mut conn = SqliteConnection::connect_with(&opts).await?;
+        let t = Instant::now();
+        sqlite_rows::insert_keys(&mut conn, &orgs, &rows, pepper.version(), args.batch).await?;
+        let keys_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        sqlite_rows::insert_leads(
+            &mut conn,
+            &orgs[0],
+            Environment::Live,
+            args.leads,
+            args.batch,
+        )
+        .await?;
+        let leads_s = t.elapsed().as_secs_f64();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        (keys_s, leads_s)
+    };
+    drop(rows);
 
     write_private(&out.join("keys.txt"), &all)?;
     write_private(&out.join("leads_keys.txt"), &leads_keys)?;
@@ -497,7 +551,11 @@ async fn main() -> Result<()> {
         keygen_s,
         args.leads,
         leads_s,
-        db.display()
+        if postgres {
+            "the --database-url database".to_owned()
+        } else {
+            db.display().to_string()
+        }
     );
     Ok(())
 }
