@@ -782,7 +782,7 @@ mode_scale() {
     echo
     echo "== memory and latency with $SCALE_KEYS keys and $SCALE_LEADS leads ($CONNS connections unless noted)"
     log "RSS at idle (after two requests): $rss_idle kB"
-    log "verifying each of the $SCALE_KEYS keys once (each a cache miss: HMAC + SQLite lookup)"
+    log "verifying each of the $SCALE_KEYS keys once (each a cache miss: HMAC + database lookup)"
     drive_each_key_once first_use_1M "$keys"
     sleep 6 # let the usage flush (every 5 s) write last-use facts
     local rss_keys
