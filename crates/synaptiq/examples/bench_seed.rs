@@ -218,6 +218,24 @@ macro_rules! bulk_inserts {
             }
             Ok(())
         }
+
+            /// Inserts the keys, then the leads of `org`'s live environment; returns the
+            /// seconds each took.
+            pub(crate) async fn keys_then_leads(
+                conn: &mut $conn,
+                orgs: &[OrgId],
+                rows: &[KeyRow],
+                pepper_version: u16,
+                leads: usize,
+                batch: usize,
+            ) -> Result<(f64, f64)> {
+                let t = Instant::now();
+                insert_keys(conn, orgs, rows, pepper_version, batch).await?;
+                let keys_s = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                insert_leads(conn, &orgs[0], Environment::Live, leads, batch).await?;
+                Ok((keys_s, t.elapsed().as_secs_f64()))
+            }
         }
     };
 }
@@ -474,25 +492,21 @@ async fn main() -> Result<()> {
     let (keys_s, leads_s) = if postgres {
         let mut conn = PgConnection::connect(&url).await?;
         conn.execute("SET synchronous_commit = off").await?;
-        let t = Instant::now();
-        pg_rows::insert_keys(&mut conn, &orgs, &rows, pepper.version(), args.batch).await?;
-        let keys_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        pg_rows::insert_leads(
+        let secs = pg_rows::keys_then_leads(
             &mut conn,
-            &orgs[0],
-            Environment::Live,
+            &orgs,
+            &rows,
+            pepper.version(),
             args.leads,
             args.batch,
         )
         .await?;
-        let leads_s = t.elapsed().as_secs_f64();
         // What autovacuum would soon do after a bulk insert: planner statistics for the seeded
         // data, and the visibility map that lets index-only scans skip the heap (a deep page
         // of 1,000,000 leads: 476 ms before, 218 ms after, EXPLAIN ANALYZE on PostgreSQL 15).
         conn.execute("VACUUM (ANALYZE)").await?;
         conn.close().await?;
-        (keys_s, leads_s)
+        secs
     } else {
         let opts = SqliteConnectOptions::from_str(&url)?
             .journal_mode(SqliteJournalMode::Wal)
@@ -500,24 +514,20 @@ async fn main() -> Result<()> {
             .foreign_keys(false)
             .pragma("cache_size", "-262144");
         let mut conn = SqliteConnection::connect_with(&opts).await?;
-        let t = Instant::now();
-        sqlite_rows::insert_keys(&mut conn, &orgs, &rows, pepper.version(), args.batch).await?;
-        let keys_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        sqlite_rows::insert_leads(
+        let secs = sqlite_rows::keys_then_leads(
             &mut conn,
-            &orgs[0],
-            Environment::Live,
+            &orgs,
+            &rows,
+            pepper.version(),
             args.leads,
             args.batch,
         )
         .await?;
-        let leads_s = t.elapsed().as_secs_f64();
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await?;
         conn.close().await?;
-        (keys_s, leads_s)
+        secs
     };
     drop(rows);
 
