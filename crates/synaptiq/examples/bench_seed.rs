@@ -125,6 +125,16 @@ struct KeyRow {
 const STATUSES: [&str; 5] = ["new", "qualified", "contacted", "converted", "lost"];
 const SOURCES: [&str; 4] = ["chat", "api", "import", "form"];
 
+/// What to insert: the keys, and the leads of the first organization's live environment.
+struct Seed<'a> {
+    orgs: &'a [OrgId],
+    rows: &'a [KeyRow],
+    pepper_version: u16,
+    leads: usize,
+    /// Rows per transaction.
+    batch: usize,
+}
+
 /// The bulk inserts, once per backend: the statements and binds are the same, only the
 /// connection and placeholder types differ (generic code over `sqlx::Database` would need a
 /// bound per bound type).
@@ -221,19 +231,12 @@ macro_rules! bulk_inserts {
 
             /// Inserts the keys, then the leads of `org`'s live environment; returns the
             /// seconds each took.
-            pub(crate) async fn keys_then_leads(
-                conn: &mut $conn,
-                orgs: &[OrgId],
-                rows: &[KeyRow],
-                pepper_version: u16,
-                leads: usize,
-                batch: usize,
-            ) -> Result<(f64, f64)> {
+            pub(crate) async fn keys_then_leads(conn: &mut $conn, s: &Seed<'_>) -> Result<(f64, f64)> {
                 let t = Instant::now();
-                insert_keys(conn, orgs, rows, pepper_version, batch).await?;
+                insert_keys(conn, s.orgs, s.rows, s.pepper_version, s.batch).await?;
                 let keys_s = t.elapsed().as_secs_f64();
                 let t = Instant::now();
-                insert_leads(conn, &orgs[0], Environment::Live, leads, batch).await?;
+                insert_leads(conn, &s.orgs[0], Environment::Live, s.leads, s.batch).await?;
                 Ok((keys_s, t.elapsed().as_secs_f64()))
             }
         }
@@ -489,18 +492,17 @@ async fn main() -> Result<()> {
     let unknown = ApiKeySecret::generate(Environment::Live).context("OS random generator")?;
     let keygen_s = t.elapsed().as_secs_f64();
 
+    let seed = Seed {
+        orgs: &orgs,
+        rows: &rows,
+        pepper_version: pepper.version(),
+        leads: args.leads,
+        batch: args.batch,
+    };
     let (keys_s, leads_s) = if postgres {
         let mut conn = PgConnection::connect(&url).await?;
         conn.execute("SET synchronous_commit = off").await?;
-        let secs = pg_rows::keys_then_leads(
-            &mut conn,
-            &orgs,
-            &rows,
-            pepper.version(),
-            args.leads,
-            args.batch,
-        )
-        .await?;
+        let secs = pg_rows::keys_then_leads(&mut conn, &seed).await?;
         // What autovacuum would soon do after a bulk insert: planner statistics for the seeded
         // data, and the visibility map that lets index-only scans skip the heap (a deep page
         // of 1,000,000 leads: 476 ms before, 218 ms after, EXPLAIN ANALYZE on PostgreSQL 15).
@@ -514,15 +516,7 @@ async fn main() -> Result<()> {
             .foreign_keys(false)
             .pragma("cache_size", "-262144");
         let mut conn = SqliteConnection::connect_with(&opts).await?;
-        let secs = sqlite_rows::keys_then_leads(
-            &mut conn,
-            &orgs,
-            &rows,
-            pepper.version(),
-            args.leads,
-            args.batch,
-        )
-        .await?;
+        let secs = sqlite_rows::keys_then_leads(&mut conn, &seed).await?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut conn)
             .await?;

@@ -108,6 +108,21 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
     }
+    /// Asserts a 400 naming `param`; `what` says which request, in the failure message.
+    #[track_caller]
+    pub fn assert_invalid(&self, param: &str, what: &str) {
+        assert_eq!(
+            self.status,
+            StatusCode::BAD_REQUEST,
+            "{what}: {:?}",
+            self.body
+        );
+        assert_eq!(
+            self.body["error"]["param"], param,
+            "{what}: {:?}",
+            self.body
+        );
+    }
 }
 
 impl TestApp {
