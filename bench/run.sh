@@ -93,6 +93,9 @@ case "$DB" in sqlite | postgres) ;; *)
     exit 2
     ;;
 esac
+# The server reads its database from SYNAPTIQ_DATABASE_URL when set: one left in the caller's
+# environment must not point the benchmark at another database (seed() sets it for postgres).
+unset SYNAPTIQ_DATABASE_URL
 
 exec > >(tee -a "$RESULTS/report.txt") 2>&1
 
@@ -165,8 +168,9 @@ build() {
 seed() {
     local db_args=()
     if [ "$DB" = postgres ]; then
-        # A database of its own, dropped at the end; the server gets it through the environment
-        # (SYNAPTIQ_DATABASE_URL), so the URL never shows in the process list.
+        # A database of its own, dropped at the end. The server gets it through the environment
+        # (SYNAPTIQ_DATABASE_URL), so its URL is not in the server's command line; the seeder
+        # takes it as --database-url.
         PG_DB=synaptiq_bench_${STAMP,,}_$$
         psql -q "$PG_BASE/postgres" -c "CREATE DATABASE $PG_DB" >/dev/null ||
             die "BENCH_DB=postgres needs a PostgreSQL server at $PG_BASE where this user may create databases (BENCH_POSTGRES_URL)"
