@@ -107,12 +107,20 @@ pub struct Verified {
     pub limits: (u32, Option<u32>),
     /// Its `GET /api/v1/me` answer around the per-request fields, made on first use.
     me: std::sync::OnceLock<Option<crate::routes::me::MeTemplate>>,
+    /// Its local rate-limit buckets (shared with the limiter's map of owners).
+    pub(crate) buckets: crate::ratelimit::Slot,
+    /// Its pending usage (shared with the usage recorder).
+    pub(crate) usage: crate::usage::Slot,
 }
 
 impl Verified {
-    /// Prepares `record` for the hot path under the server's rate `policy`.
-    pub fn new(record: AuthRecord, policy: &synaptiq_core::plan::RatePolicy) -> Self {
-        let limits = crate::guard::key_limits(policy, &record);
+    /// Prepares `record` for the hot path of `app`: its limits under the server's rate policy,
+    /// and the key's rate-limit and usage state, held here so that a request reaches them
+    /// without a lookup by key id (they outlive this record in `app`'s maps).
+    pub fn new(record: AuthRecord, app: &crate::app::App) -> Self {
+        let limits = crate::guard::key_limits(&app.config.rate_policy, &record);
+        let buckets = app.limiter.key_slot(record.key.id.as_str());
+        let usage = app.usage.slot(record.key.id.as_str());
         let allowed_ips = record
             .key
             .allowed_ips
@@ -124,6 +132,8 @@ impl Verified {
             allowed_ips,
             limits,
             me: std::sync::OnceLock::new(),
+            buckets,
+            usage,
         }
     }
 

@@ -219,14 +219,14 @@ where
     let owner = auth.key.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
         let res = with_key_headers(err.into_response(), app, &auth, verdict, now);
-        app.usage.count(&auth.key, now, res.status());
+        app.usage.count(&auth.usage, &auth.key, now, res.status());
         res
     };
     let scope_ok = needed.is_none_or(|n| auth.key.scope.satisfies(n));
     if !synaptiq_core::net::ip_allowed(&auth.allowed_ips, ip) || !scope_ok {
         let peek = app
             .limiter
-            .check(owner, &buckets[..1], false)
+            .check_key(owner, &auth.buckets, &buckets[..1], false)
             .await
             .verdicts
             .remove(0);
@@ -242,7 +242,10 @@ where
         };
         return refuse(err, &peek);
     }
-    let outcome = app.limiter.check(owner, &buckets, true).await;
+    let outcome = app
+        .limiter
+        .check_key(owner, &auth.buckets, &buckets, true)
+        .await;
     let minute = outcome.verdicts[0];
     if let Some(i) = outcome.refused {
         let v = &outcome.verdicts[i];
@@ -299,7 +302,8 @@ where
     };
     let res = CALLER.scope(caller, next(req)).await;
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
-    app.usage.used(&auth.key, now, ip, user_agent, res.status());
+    app.usage
+        .used(&auth.usage, &auth.key, now, ip, user_agent, res.status());
     with_key_headers(res, app, &auth, &minute, now)
 }
 
@@ -420,7 +424,7 @@ async fn authenticate(
                 .store
                 .find_by_hash(&hash)
                 .await?
-                .map(|r| Arc::new(Verified::new(r, &app.config.rate_policy)));
+                .map(|r| Arc::new(Verified::new(r, app)));
             app.keys.put(hash, found.clone());
             found
         }

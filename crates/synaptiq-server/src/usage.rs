@@ -14,10 +14,15 @@
 //! record per key written in the last minute, plus the entries of keys whose fact is held back.
 //!
 //! Requests refused before a key is known (401) have no key and are not counted here.
+//!
+//! Each key's pending usage is a [`Slot`] that its cached record
+//! ([`crate::auth::Verified`]) holds, so a request records its use without hashing the key id
+//! or probing a map. The recorder's map of slots is what a flush walks; a slot leaves it once
+//! it is written out and no cached record holds it.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use synaptiq_core::ids::OrgId;
@@ -32,9 +37,9 @@ const HOUR_MS: i64 = 3_600_000;
 /// How often one key's last use is written at most (unless its address or agent changes).
 pub const FACT_INTERVAL_MS: i64 = 60_000;
 
-/// What one key did since the last flush (kept past a flush only while its fact is held back).
+/// What one key did since the last flush.
 #[derive(Default)]
-struct KeyUsage {
+pub struct KeyUsage {
     /// The newest use not yet written; `None` if none (or the key was only refused).
     pending: Option<Pending>,
     /// Counters, one per hour (rarely more than one; inline, so counting a request touches no
@@ -64,16 +69,18 @@ struct Written {
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-#[derive(Default)]
-struct Inner {
-    keys: Map<ShortKey, KeyUsage>,
-    written: Map<u64, Written>,
-}
+/// One key's pending usage, shared by the recorder's map and the key's cached record.
+pub type Slot = Arc<Mutex<KeyUsage>>;
 
-/// Pending facts and counters per key, under one lock: a request takes it once.
+/// Pending facts and counters per key, each key under its own lock: a request takes it once.
+///
+/// Locks are taken in the order `keys`, then a slot, then `written`, never the other way.
 #[derive(Default)]
 pub struct UsageRecorder {
-    inner: Mutex<Inner>,
+    /// Every key with pending usage or held by a cached record.
+    keys: Mutex<Map<ShortKey, Slot>>,
+    /// The last write of each key written in the last minute, by a hash of its id.
+    written: Mutex<Map<u64, Written>>,
     /// Hashes with a seed of this process (agents, key ids and fingerprints are compared by
     /// hash).
     hasher: foldhash::fast::RandomState,
@@ -86,20 +93,30 @@ impl UsageRecorder {
         self.hasher.hash_one(value)
     }
 
-    /// Notes one use of `key` at `at` that reached its handler, answered with `status`.
+    /// The slot of the key `key_id`, made if it has none (its cached record keeps it).
+    pub fn slot(&self, key_id: &str) -> Slot {
+        match self.keys.lock() {
+            Ok(mut keys) => keys.entry(ShortKey::new(key_id)).or_default().clone(),
+            // Poisoned (a panic mid-update): this slot is never flushed, but requests go on.
+            Err(_) => Slot::default(),
+        }
+    }
+
+    /// Notes one use of `key` (whose slot is `slot`) at `at` that reached its handler,
+    /// answered with `status`.
     pub fn used(
         &self,
+        slot: &Mutex<KeyUsage>,
         key: &KeyRecord,
         at: Timestamp,
         ip: IpAddr,
         user_agent: Option<&str>,
         status: StatusCode,
     ) {
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(mut usage) = slot.lock() else {
             return;
         };
-        let Inner { keys, written } = &mut *inner;
-        let usage = entry(keys, key);
+        let usage = &mut *usage;
         match &mut usage.pending {
             Some(p) => {
                 p.fact.at = at;
@@ -120,9 +137,11 @@ impl UsageRecorder {
             None => {
                 // The first use since the last flush: compare with the last write, if recent.
                 let agent = self.hash(user_agent);
-                let urgent = written
-                    .get(&self.hash(key.id.as_str()))
-                    .is_none_or(|w| w.fingerprint != self.hash((ip, agent)));
+                let urgent = self.written.lock().map_or(true, |written| {
+                    written
+                        .get(&self.hash(key.id.as_str()))
+                        .is_none_or(|w| w.fingerprint != self.hash((ip, agent)))
+                });
                 usage.pending = Some(Pending {
                     fact: UsageFact {
                         key_id: key.id.clone(),
@@ -139,29 +158,37 @@ impl UsageRecorder {
         add_count(usage, key, at, status);
     }
 
-    /// Counts one refused request of `key` (scope, address or rate limit) by its status class.
-    pub fn count(&self, key: &KeyRecord, at: Timestamp, status: StatusCode) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        add_count(entry(&mut inner.keys, key), key, at, status);
+    /// Counts one refused request of `key` (whose slot is `slot`: scope, address or rate
+    /// limit) by its status class.
+    pub fn count(
+        &self,
+        slot: &Mutex<KeyUsage>,
+        key: &KeyRecord,
+        at: Timestamp,
+        status: StatusCode,
+    ) {
+        if let Ok(mut usage) = slot.lock() {
+            add_count(&mut usage, key, at, status);
+        }
     }
 
     /// Counters of one organization and environment not yet written (so the dashboard shows
     /// this node's last seconds too).
     pub fn pending_counts(&self, org: &OrgId, env: Environment) -> Vec<UsageCount> {
-        self.inner.lock().map_or_else(
-            |_| Vec::new(),
-            |inner| {
-                inner
-                    .keys
-                    .values()
-                    .flat_map(|u| &u.hours)
-                    .filter(|c| &c.org_id == org && c.environment == env)
-                    .cloned()
-                    .collect()
-            },
-        )
+        let Ok(keys) = self.keys.lock() else {
+            return Vec::new();
+        };
+        let mut counts = Vec::new();
+        for slot in keys.values() {
+            if let Ok(u) = slot.lock() {
+                let mine = u.hours.iter();
+                counts.extend(
+                    mine.filter(|c| &c.org_id == org && c.environment == env)
+                        .cloned(),
+                );
+            }
+        }
+        counts
     }
 
     /// Writes what is due (see the module documentation): the facts in one transaction, the
@@ -176,20 +203,30 @@ impl UsageRecorder {
         self.write(store, Timestamp::now(), true).await;
     }
 
-    /// Takes what is due at `now` (everything if `all`) out of the pending state; only keys
-    /// whose fact is held back keep an entry, and write records older than a minute go.
+    /// Takes what is due at `now` (everything if `all`) out of the pending state. A slot stays
+    /// in the map while its fact is held back or a cached record holds it; write records older
+    /// than a minute go.
     fn take_due(&self, now: Timestamp, all: bool) -> (Vec<UsageFact>, Vec<UsageCount>) {
         let (mut batch, mut counts) = (Vec::<UsageFact>::new(), Vec::<UsageCount>::new());
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(mut keys) = self.keys.lock() else {
             return (batch, counts);
         };
-        let Inner { keys, written } = &mut *inner;
         let recent = |w: &Written| now.millis() - w.flushed.millis() < FACT_INTERVAL_MS;
-        written.retain(|_, w| recent(w));
-        keys.retain(|_, u| {
+        if let Ok(mut written) = self.written.lock() {
+            written.retain(|_, w| recent(w));
+        }
+        keys.retain(|_, slot| {
+            let held = Arc::strong_count(slot) > 1;
+            let Ok(mut u) = slot.lock() else {
+                return held;
+            };
+            let u = &mut *u;
             counts.extend(u.hours.drain(..));
             let Some(p) = &u.pending else {
-                return false;
+                return held;
+            };
+            let Ok(mut written) = self.written.lock() else {
+                return true;
             };
             let id = self.hash(p.fact.key_id.as_str());
             if all || p.urgent || !written.contains_key(&id) {
@@ -202,7 +239,7 @@ impl UsageRecorder {
                     },
                 );
                 batch.extend(u.pending.take().map(|p| p.fact));
-                return false;
+                return held;
             }
             // Held back: the entry (with its fact) stays for a later flush.
             true
@@ -232,15 +269,19 @@ impl UsageRecorder {
     /// Puts facts that could not be written back, to be written at the next flush; a newer
     /// fact that arrived meanwhile wins.
     fn restore_facts(&self, batch: Vec<UsageFact>) {
-        let Ok(mut inner) = self.inner.lock() else {
+        if let Ok(mut written) = self.written.lock() {
+            for fact in &batch {
+                written.remove(&self.hash(fact.key_id.as_str()));
+            }
+        }
+        let Ok(mut keys) = self.keys.lock() else {
             return;
         };
         for fact in batch {
-            inner.written.remove(&self.hash(fact.key_id.as_str()));
-            let u = inner
-                .keys
-                .entry(ShortKey::new(fact.key_id.as_str()))
-                .or_default();
+            let slot = keys.entry(ShortKey::new(fact.key_id.as_str())).or_default();
+            let Ok(mut u) = slot.lock() else {
+                continue;
+            };
             match &mut u.pending {
                 Some(p) => p.urgent = true,
                 None => {
@@ -257,15 +298,15 @@ impl UsageRecorder {
 
     /// Adds counters that could not be written back to the pending ones.
     fn restore(&self, counts: Vec<UsageCount>) {
-        let Ok(mut inner) = self.inner.lock() else {
+        let Ok(mut keys) = self.keys.lock() else {
             return;
         };
         for c in counts {
-            let hours = &mut inner
-                .keys
-                .entry(ShortKey::new(c.key_id.as_str()))
-                .or_default()
-                .hours;
+            let slot = keys.entry(ShortKey::new(c.key_id.as_str())).or_default();
+            let Ok(mut u) = slot.lock() else {
+                continue;
+            };
+            let hours = &mut u.hours;
             match hours.iter_mut().find(|h| h.hour == c.hour) {
                 Some(slot) => {
                     slot.ok += c.ok;
@@ -277,11 +318,6 @@ impl UsageRecorder {
             }
         }
     }
-}
-
-/// The pending usage of `key` (keyed inline: no allocation, one lookup).
-fn entry<'m>(map: &'m mut Map<ShortKey, KeyUsage>, key: &KeyRecord) -> &'m mut KeyUsage {
-    map.entry(ShortKey::new(key.id.as_str())).or_default()
 }
 
 /// Adds one answer with `status` at `at` to the counters (1xx/3xx are not counted).
@@ -340,6 +376,21 @@ mod tests {
     const T0: i64 = 1_800_000_000_000;
     const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
+    impl UsageRecorder {
+        /// [`UsageRecorder::used`] through the key's slot, held only for this call (as by a
+        /// cached record that is dropped right after).
+        fn use_key(
+            &self,
+            k: &KeyRecord,
+            at: Timestamp,
+            ip: IpAddr,
+            agent: Option<&str>,
+            status: StatusCode,
+        ) {
+            self.used(&self.slot(k.id.as_str()), k, at, ip, agent, status);
+        }
+    }
+
     fn facts(r: &UsageRecorder, now: i64, all: bool) -> Vec<(i64, String, Option<String>)> {
         let (batch, _) = r.take_due(Timestamp(now), all);
         batch
@@ -354,20 +405,18 @@ mod tests {
     fn last_use_is_written_once_a_minute_and_counters_every_flush() {
         let (r, k) = (UsageRecorder::default(), key());
         let ok = StatusCode::OK;
-        r.used(&k, Timestamp(T0), IP, Some("agent/1"), ok);
+        r.use_key(&k, Timestamp(T0), IP, Some("agent/1"), ok);
         let (batch, counts) = r.take_due(Timestamp(T0 + 5_000), false);
         assert_eq!(batch.len(), 1, "first use: written at once");
         assert_eq!(counts.len(), 1);
-        {
-            // Written and nothing pending: no entry left, only the 16-byte write record.
-            let inner = r.inner.lock().expect("lock");
-            assert!(inner.keys.is_empty());
-            assert_eq!(inner.written.len(), 1);
-        }
+        // Written, nothing pending and no record holding the slot: no slot left, only the
+        // 16-byte write record.
+        assert!(r.keys.lock().expect("lock").is_empty());
+        assert_eq!(r.written.lock().expect("lock").len(), 1);
         let mut written_at = T0 + 5_000;
         for s in 1..=24 {
             let at = T0 + s * 5_000;
-            r.used(&k, Timestamp(at), IP, Some("agent/1"), ok);
+            r.use_key(&k, Timestamp(at), IP, Some("agent/1"), ok);
             let now = at + 5_000;
             let (batch, counts) = r.take_due(Timestamp(now), false);
             assert_eq!(counts.len(), 1, "counters at every flush");
@@ -381,7 +430,7 @@ mod tests {
             }
         }
         // A use held back, then no more traffic: it still goes out a minute after the write.
-        r.used(&k, Timestamp(written_at + 1_000), IP, Some("agent/1"), ok);
+        r.use_key(&k, Timestamp(written_at + 1_000), IP, Some("agent/1"), ok);
         assert!(facts(&r, written_at + 30_000, false).is_empty());
         assert_eq!(
             facts(&r, written_at + FACT_INTERVAL_MS, false),
@@ -389,8 +438,39 @@ mod tests {
         );
         // Nothing pending and the last write out of date: the key is forgotten.
         assert!(facts(&r, written_at + 3 * FACT_INTERVAL_MS, false).is_empty());
-        let inner = r.inner.lock().expect("lock");
-        assert!(inner.keys.is_empty() && inner.written.is_empty());
+        assert!(r.keys.lock().expect("lock").is_empty());
+        assert!(r.written.lock().expect("lock").is_empty());
+    }
+
+    /// A slot held by a cached record stays across flushes (the next request needs no lookup)
+    /// and is the one the recorder flushes; once released and written out, it goes.
+    #[test]
+    fn a_held_slot_is_flushed_and_kept_until_released() {
+        let (r, k) = (UsageRecorder::default(), key());
+        let slot = r.slot(k.id.as_str());
+        assert!(
+            Arc::ptr_eq(&slot, &r.slot(k.id.as_str())),
+            "one slot per key"
+        );
+        r.used(&slot, &k, Timestamp(T0), IP, None, StatusCode::OK);
+        r.count(&slot, &k, Timestamp(T0), StatusCode::TOO_MANY_REQUESTS);
+        let (batch, counts) = r.take_due(Timestamp(T0 + 1), false);
+        assert_eq!(batch.len(), 1);
+        assert_eq!((counts[0].ok, counts[0].rate_limited), (1, 1));
+        assert_eq!(r.keys.lock().expect("lock").len(), 1, "held: kept");
+        r.used(&slot, &k, Timestamp(T0 + 2), IP, None, StatusCode::OK);
+        assert_eq!(
+            r.pending_counts(&k.org_id, k.environment)[0].ok,
+            1,
+            "unwritten counters are visible"
+        );
+        drop(slot);
+        let (_, counts) = r.take_due(Timestamp(T0 + 3), false);
+        assert_eq!(counts[0].ok, 1, "nothing lost when the record goes");
+        // The fact is held back (written a moment ago), so the slot stays until it is out.
+        assert_eq!(r.keys.lock().expect("lock").len(), 1);
+        assert_eq!(facts(&r, T0 + FACT_INTERVAL_MS + 3, false).len(), 1);
+        assert!(r.keys.lock().expect("lock").is_empty());
     }
 
     /// A new address or user agent is written at the next flush; shutdown writes everything.
@@ -398,25 +478,25 @@ mod tests {
     fn a_new_address_or_agent_is_not_held_back_and_shutdown_writes_all() {
         let (r, k) = (UsageRecorder::default(), key());
         let ok = StatusCode::OK;
-        r.used(&k, Timestamp(T0), IP, None, ok);
+        r.use_key(&k, Timestamp(T0), IP, None, ok);
         assert_eq!(facts(&r, T0 + 1, false).len(), 1);
         let other = IpAddr::from([203, 0, 113, 9]);
-        r.used(&k, Timestamp(T0 + 2), other, None, ok);
+        r.use_key(&k, Timestamp(T0 + 2), other, None, ok);
         assert_eq!(
             facts(&r, T0 + 3, false),
             vec![(T0 + 2, other.to_string(), None)]
         );
-        r.used(&k, Timestamp(T0 + 4), other, Some("curl/8"), ok);
+        r.use_key(&k, Timestamp(T0 + 4), other, Some("curl/8"), ok);
         assert_eq!(
             facts(&r, T0 + 5, false),
             vec![(T0 + 4, other.to_string(), Some("curl/8".into()))]
         );
         // Same address and agent again: held back, but not at shutdown.
-        r.used(&k, Timestamp(T0 + 6), other, Some("curl/8"), ok);
+        r.use_key(&k, Timestamp(T0 + 6), other, Some("curl/8"), ok);
         assert!(facts(&r, T0 + 7, false).is_empty());
         assert_eq!(facts(&r, T0 + 8, true).len(), 1, "flush_all");
         // Back to an address seen before the last write: that is a change too.
-        r.used(&k, Timestamp(T0 + 9), IP, Some("curl/8"), ok);
+        r.use_key(&k, Timestamp(T0 + 9), IP, Some("curl/8"), ok);
         assert_eq!(facts(&r, T0 + 10, false).len(), 1);
     }
 
@@ -424,14 +504,14 @@ mod tests {
     #[test]
     fn failed_facts_come_back_unless_a_newer_one_arrived() {
         let (r, k) = (UsageRecorder::default(), key());
-        r.used(&k, Timestamp(T0), IP, None, StatusCode::OK);
+        r.use_key(&k, Timestamp(T0), IP, None, StatusCode::OK);
         let (batch, _) = r.take_due(Timestamp(T0 + 1), false);
         r.restore_facts(batch);
         assert_eq!(facts(&r, T0 + 2, false).len(), 1, "retried at once");
-        r.used(&k, Timestamp(T0 + 3), IP, None, StatusCode::OK);
+        r.use_key(&k, Timestamp(T0 + 3), IP, None, StatusCode::OK);
         let (batch, _) = r.take_due(Timestamp(T0 + FACT_INTERVAL_MS + 2), false);
         assert_eq!(batch.len(), 1);
-        r.used(
+        r.use_key(
             &k,
             Timestamp(T0 + FACT_INTERVAL_MS + 5),
             IP,
@@ -452,9 +532,9 @@ mod tests {
         assert_eq!(cut("curl/8"), "curl/8");
         let r = UsageRecorder::default();
         let k = key();
-        r.used(&k, Timestamp(T0), IP, Some(&long), StatusCode::OK);
+        r.use_key(&k, Timestamp(T0), IP, Some(&long), StatusCode::OK);
         assert_eq!(facts(&r, T0 + 1, false).len(), 1);
-        r.used(&k, Timestamp(T0 + 2), IP, Some(&long), StatusCode::OK);
+        r.use_key(&k, Timestamp(T0 + 2), IP, Some(&long), StatusCode::OK);
         assert!(
             facts(&r, T0 + 3, false).is_empty(),
             "the same long agent is no change"

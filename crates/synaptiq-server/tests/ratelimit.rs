@@ -104,6 +104,44 @@ async fn route_caps_and_daily_quota() {
     assert!(retry > 60 && retry <= 86_400 / 5 + 1, "{retry}");
 }
 
+/// A key's buckets and unwritten usage live beside its cached record, yet outlive it: with the
+/// key cache emptied (as a change made elsewhere does), the spent budget still counts and no
+/// request goes uncounted.
+#[tokio::test]
+async fn a_keys_budget_and_usage_outlive_its_cached_record() {
+    let policy =
+        RatePolicy::from_toml("[plans.starter]\nread = 3\nwrite = 3\nadmin = 3\n").expect("policy");
+    let t = TestApp::with_policy(policy).await;
+    let k = t.keys.a_live_write.clone();
+    for left in ["2", "1"] {
+        let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+        assert_eq!(r.header("x-ratelimit-remaining"), left);
+        t.app.keys.clear();
+    }
+    let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    t.app.keys.clear();
+    t.app.usage.flush(t.store.as_ref()).await;
+    let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the fourth in the minute"
+    );
+    t.app.keys.clear();
+    t.app.usage.flush_all(t.store.as_ref()).await;
+    let org = t.org_a.clone();
+    let counted: Vec<(u64, u64)> = t
+        .store
+        .usage_counts(&org, Environment::Live, synaptiq_types::time::Timestamp(0))
+        .await
+        .expect("counts")
+        .iter()
+        .map(|c| (c.ok, c.rate_limited))
+        .collect();
+    assert_eq!(counted, vec![(3, 1)]);
+}
+
 #[tokio::test]
 async fn concurrency_cap_per_key() {
     let limiter = RateLimiter::default();

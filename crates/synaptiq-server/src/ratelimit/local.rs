@@ -2,13 +2,17 @@
 //!
 //! Written by hand rather than with `governor`: limits differ per key (scope × plan, changing
 //! with the plan), several buckets must be charged all-or-nothing, and the same arithmetic
-//! ([`synaptiq_core::gcra`]) runs in the Redis script. Buckets live in sharded mutex-protected
-//! maps, one entry per owner (a key, or an IP) holding all of its buckets, so one short critical
-//! section checks and charges them together and concurrent requests never lose an update. A
-//! request of a known owner allocates nothing: the entry is found by the owner's `&str`.
+//! ([`synaptiq_core::gcra`]) runs in the Redis script. Each owner (a key, or an IP) has one
+//! [`Slot`] holding all of its buckets behind a mutex, so one short critical section checks and
+//! charges them together and concurrent requests never lose an update. Slots live in sharded
+//! maps by owner; a key's cached record ([`crate::auth::Verified`]) also holds its slot, so a
+//! request with a known key checks its buckets without hashing its id or probing a map (two
+//! lookups and two cache misses per request when requests come from many keys). The map keeps
+//! the slot as long as anything holds it, so a key's state survives its record being refreshed
+//! or evicted from the key cache.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use smallvec::SmallVec;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -51,13 +55,16 @@ impl Verdict {
 }
 
 /// The buckets of one owner: each bucket's theoretical arrival time (GCRA TAT).
-type OwnerBuckets = SmallVec<[(BucketKind, u64); 2]>;
+pub type OwnerBuckets = SmallVec<[(BucketKind, u64); 2]>;
+
+/// All buckets of one owner, shared by the owner map and (for a key) its cached record.
+pub type Slot = Arc<Mutex<OwnerBuckets>>;
 
 /// Buckets in memory.
 pub struct LocalBuckets {
     start: Instant,
     start_unix_ns: u64,
-    shards: Vec<Mutex<HashMap<ShortKey, OwnerBuckets, foldhash::fast::RandomState>>>,
+    shards: Vec<Mutex<HashMap<ShortKey, Slot, foldhash::fast::RandomState>>>,
     /// One hasher for all threads, so an owner always lands in the same shard.
     hasher: foldhash::fast::RandomState,
 }
@@ -85,37 +92,91 @@ impl LocalBuckets {
         u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX) + IDLE_NS
     }
 
-    /// Checks all `buckets` of `owner`; charges them all only if all allow (and `spend`).
-    pub fn check(&self, owner: &str, buckets: &[Bucket], spend: bool) -> Outcome {
+    fn shard(&self, owner: &str) -> &Mutex<HashMap<ShortKey, Slot, foldhash::fast::RandomState>> {
         use std::hash::BuildHasher;
+        &self.shards[(self.hasher.hash_one(owner) as usize) % SHARDS]
+    }
+
+    /// The slot of `owner`, made if it has none yet (a key's cached record keeps it).
+    pub fn slot(&self, owner: &str) -> Slot {
+        let now = self.now_ns();
+        match self.shard(owner).lock() {
+            Ok(mut map) => Self::slot_in(&mut map, owner, now),
+            // A poisoned shard: a slot of its own still limits this record's requests.
+            Err(_) => Slot::default(),
+        }
+    }
+
+    fn slot_in(
+        map: &mut HashMap<ShortKey, Slot, foldhash::fast::RandomState>,
+        owner: &str,
+        now: u64,
+    ) -> Slot {
+        if let Some(slot) = map.get(owner.as_bytes()) {
+            return slot.clone();
+        }
+        if map.len() > 100_000 {
+            // Drop the slots nothing else holds whose buckets are all full again.
+            map.retain(|_, s| {
+                Arc::strong_count(s) > 1
+                    || s.lock()
+                        .map_or(true, |o| o.iter().any(|(_, t)| *t + IDLE_NS > now))
+            });
+        }
+        map.entry(ShortKey::new(owner)).or_default().clone()
+    }
+
+    /// Checks all `buckets` of `owner`; charges them all only if all allow (and `spend`). A
+    /// peek (`!spend`) at an owner without a slot makes none.
+    pub fn check(&self, owner: &str, buckets: &[Bucket], spend: bool) -> Outcome {
+        let now = self.now_ns();
+        let slot = match self.shard(owner).lock() {
+            Ok(mut map) if spend => Some(Self::slot_in(&mut map, owner, now)),
+            Ok(map) => map.get(owner.as_bytes()).cloned(),
+            Err(_) => return self.poisoned(buckets, now),
+        };
+        match slot {
+            Some(slot) => self.check_slot(&slot, buckets, spend),
+            None => self.check_slot(&Mutex::default(), buckets, spend),
+        }
+    }
+
+    /// What a poisoned lock (a panic mid-update) answers: refused, rather than a guess.
+    fn poisoned(&self, buckets: &[Bucket], now: u64) -> Outcome {
+        let unix_now = self.start_unix_ns + (now - IDLE_NS);
+        let d = Rate::per_minute(1).check(u64::MAX / 2, now);
+        let verdicts = buckets
+            .iter()
+            .map(|b| Verdict::at(b.rate.limit, d, unix_now))
+            .collect();
+        Outcome {
+            verdicts,
+            refused: Some(0),
+        }
+    }
+
+    /// [`Self::check`] on the buckets of an owner's `slot` (no map lookup).
+    pub fn check_slot(
+        &self,
+        slot: &Mutex<OwnerBuckets>,
+        buckets: &[Bucket],
+        spend: bool,
+    ) -> Outcome {
         let now = self.now_ns();
         let unix_now = self.start_unix_ns + (now - IDLE_NS);
-        let shard = &self.shards[(self.hasher.hash_one(owner) as usize) % SHARDS];
-        let Ok(mut map) = shard.lock() else {
-            // A poisoned shard means a panic mid-update; refuse rather than guess.
-            let d = Rate::per_minute(1).check(u64::MAX / 2, now);
-            let verdicts = buckets
-                .iter()
-                .map(|b| Verdict::at(b.rate.limit, d, unix_now))
-                .collect();
-            return Outcome {
-                verdicts,
-                refused: Some(0),
-            };
+        let Ok(mut entry) = slot.lock() else {
+            return self.poisoned(buckets, now);
         };
-        let have = map.get(owner.as_bytes());
         let tat = |b: &Bucket| {
-            have.and_then(|o| o.iter().find(|(k, _)| k.same_bucket(&b.kind)))
+            entry
+                .iter()
+                .find(|(k, _)| k.same_bucket(&b.kind))
                 .map_or(0, |(_, t)| *t)
         };
         let decisions: SmallVec<[Decision; 3]> =
             buckets.iter().map(|b| b.rate.check(tat(b), now)).collect();
         let refused = decisions.iter().position(|d| !d.allowed);
         if spend && refused.is_none() {
-            if map.len() > 100_000 {
-                map.retain(|_, o| o.iter().any(|(_, t)| *t + IDLE_NS > now));
-            }
-            let entry = map.entry(ShortKey::new(owner)).or_default();
             for (b, d) in buckets.iter().zip(&decisions) {
                 match entry.iter_mut().find(|(k, _)| k.same_bucket(&b.kind)) {
                     Some((_, t)) => *t = d.new_tat_ns,
@@ -179,6 +240,43 @@ mod tests {
         // 800 attempts within well under a second: the burst (120) plus at most one refill.
         let n = allowed.load(std::sync::atomic::Ordering::Relaxed);
         assert!((120..=122).contains(&n), "{n}");
+    }
+
+    /// A key's slot is the map's: what is spent through one shows through the other, and the
+    /// slot (with its state) outlives a dropped holder.
+    #[test]
+    fn a_slot_is_the_owners_state() {
+        let rl = LocalBuckets::default();
+        assert!(rl.check("k", &[minute(5)], false).refused.is_none());
+        assert!(
+            rl.shards.iter().all(|s| s.lock().expect("lock").is_empty()),
+            "a peek makes no slot"
+        );
+        let slot = rl.slot("k");
+        assert!(Arc::ptr_eq(&slot, &rl.slot("k")));
+        for _ in 0..3 {
+            assert!(rl.check_slot(&slot, &[minute(5)], true).refused.is_none());
+        }
+        assert!(rl.check("k", &[minute(5)], true).refused.is_none());
+        drop(slot);
+        let again = rl.slot("k");
+        assert!(
+            again
+                .lock()
+                .expect("lock")
+                .iter()
+                .any(|(k, _)| *k == BucketKind::Minute)
+        );
+        assert_eq!(
+            rl.check_slot(&again, &[minute(5)], true).refused,
+            None,
+            "the fifth"
+        );
+        assert_eq!(
+            rl.check_slot(&again, &[minute(5)], true).refused,
+            Some(0),
+            "the sixth"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::time::Duration;
 use synaptiq_core::gcra::Rate;
 
 use local::LocalBuckets;
-pub use local::Verdict;
+pub use local::{Slot, Verdict};
 
 /// How long a request waits for Redis before using local limits.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(50);
@@ -144,6 +144,33 @@ impl RateLimiter {
     /// Checks (and, when `spend`, spends from) all buckets of `owner` atomically: either every
     /// bucket allows the request and each is charged, or nothing is charged.
     pub async fn check(&self, owner: &str, buckets: &[Bucket], spend: bool) -> Outcome {
+        self.check_or(owner, buckets, spend, None).await
+    }
+
+    /// The slot of a key's local buckets, for its cached record ([`Self::check_key`]).
+    pub fn key_slot(&self, key_id: &str) -> Slot {
+        self.local.slot(key_id)
+    }
+
+    /// [`Self::check`] for a key whose local buckets are `slot` (from [`Self::key_slot`]): the
+    /// same answer without looking the key up.
+    pub async fn check_key(
+        &self,
+        key_id: &str,
+        slot: &Slot,
+        buckets: &[Bucket],
+        spend: bool,
+    ) -> Outcome {
+        self.check_or(key_id, buckets, spend, Some(slot)).await
+    }
+
+    async fn check_or(
+        &self,
+        owner: &str,
+        buckets: &[Bucket],
+        spend: bool,
+        slot: Option<&Slot>,
+    ) -> Outcome {
         if let Some(r) = &self.redis
             && !self.degraded()
         {
@@ -160,7 +187,10 @@ impl RateLimiter {
                 self.set_degraded(true, &why);
             }
         }
-        self.local.check(owner, buckets, spend)
+        match slot {
+            Some(s) => self.local.check_slot(s, buckets, spend),
+            None => self.local.check(owner, buckets, spend),
+        }
     }
 
     /// Records a failed authentication from `ip`; the verdict says whether it is within budget.
