@@ -159,7 +159,7 @@ async fn serve_http<I>(
     let behind_proxy = proto == Proto::Detect;
     let started = Arc::new(AtomicBool::new(false));
     let seen = started.clone();
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let (app, router) = (app.clone(), router.clone());
         seen.store(true, Ordering::Relaxed);
         async move {
@@ -178,8 +178,9 @@ async fn serve_http<I>(
                     }
                 }
             }
-            req.extensions_mut().insert(ClientAddr(client));
-            router.oneshot(req.map(Body::new)).await
+            ClientAddr(client)
+                .scope(router.oneshot(req.map(Body::new)))
+                .await
         }
     });
     let mut builder = Builder::new(TokioExecutor::new());

@@ -13,8 +13,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::{
-    End, Options, RawResponse, Server, call, curl, get, read_until_closed, send, set_read_timeout,
-    shell_words, tcp_to,
+    End, Options, RawResponse, Server, call, curl, get, post_json, read_until_closed, send,
+    set_read_timeout, shell_words, tcp_to,
 };
 use reqwest::Method;
 use serde_json::Value;
@@ -328,6 +328,40 @@ async fn http2_by_alpn_http11_and_tls12_clients_work() {
         assert_eq!(out, format!("200 {version}"), "{err}");
         assert!(err.contains("TLSv1.2"), "curl did not use TLS 1.2: {err}");
     }
+}
+
+/// The client address the transport saw reaches the key's allow-list, the audit log and the
+/// 403 message, over HTTP/2 (one future per stream) and HTTP/1.1 alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_address_reaches_allow_lists_over_h1_and_h2() {
+    let s = Server::start();
+    let keys = s.url("/api/v1/keys");
+    let mut secrets = Vec::new();
+    for (name, cidr) in [("here", "127.0.0.1/32"), ("elsewhere", "10.0.0.0/8")] {
+        let body = serde_json::json!({"name": name, "scope": "read", "allowedIps": [cidr]});
+        let r = post_json(&s.client(), &keys, &s.bootstrap_key, &body).await;
+        assert_eq!(r.status, 201, "{r:#?}");
+        secrets.push(r.json["secret"].as_str().expect("secret").to_owned());
+    }
+    let me = s.url("/api/v1/me");
+    for client in [s.client(), s.client_h1()] {
+        let r = get(&client, &me, &secrets[0]).await;
+        assert_eq!(r.status, 200, "{r:#?}");
+        let r = get(&client, &me, &secrets[1]).await;
+        assert_eq!(r.status, 403, "{r:#?}");
+        let msg = r.json["error"]["message"].as_str().expect("message");
+        assert!(msg.contains("from 127.0.0.1:"), "{msg}");
+    }
+    let audit = get(
+        &s.client(),
+        &s.url("/api/v1/audit-events?type=key.created"),
+        &s.bootstrap_key,
+    )
+    .await;
+    assert_eq!(audit.status, 200, "{audit:#?}");
+    let events = audit.json["data"].as_array().expect("events");
+    let from_here = events.iter().filter(|e| e["ip"] == "127.0.0.1").count();
+    assert_eq!(from_here, 2, "the two keys made over HTTPS: {audit:#?}");
 }
 
 /// 7. SIGTERM: a request in flight (head sent, body still arriving) completes with its

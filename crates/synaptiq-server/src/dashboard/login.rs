@@ -17,7 +17,7 @@ use synaptiq_core::gcra::Rate;
 use synaptiq_store::NewSession;
 use synaptiq_types::time::Timestamp;
 
-use super::session::{self, SessionToken, client_ip, cookie, cookie_header, hash_token};
+use super::session::{self, SessionToken, cookie, cookie_header, hash_token};
 use super::{DashError, DashUser, csrf, see_other};
 use crate::app::AppState;
 use crate::ratelimit::{Bucket, BucketKind};
@@ -117,7 +117,6 @@ pub async fn submit(
     State(app): State<AppState>,
     headers: HeaderMap,
     uri: axum::http::Uri,
-    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Result<Response, DashError> {
     if !csrf::same_origin(&headers, &uri, &app.public_url) {
@@ -144,7 +143,7 @@ pub async fn submit(
         ));
     }
     let email = form.email.trim().to_lowercase();
-    let ip = client_ip(&extensions);
+    let ip = crate::guard::ClientAddr::current_ip();
     if let Some(secs) = throttled(&app, ip, &email).await {
         let mut res = again(
             StatusCode::TOO_MANY_REQUESTS,

@@ -6,7 +6,7 @@
 //! the row. The cookie is `HttpOnly; Secure; SameSite=Strict; Path=/` and `__Host-`
 //! prefixed, so no subdomain can set or shadow it.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -93,13 +93,6 @@ pub fn cookie_header(name: &str, value: &str, max_age: i64) -> HeaderValue {
         "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("__Host-invalid=; Path=/; Secure; Max-Age=0"))
-}
-
-/// The client's address as the transport saw it.
-pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
-    extensions
-        .get::<ClientAddr>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
 }
 
 /// The signed-in dashboard user of a request (put there by [`guard`]).
@@ -209,7 +202,7 @@ async fn check(app: &AppState, min_role: Role, req: Request) -> Result<Request, 
         ))
         .into_response());
     }
-    let ip = client_ip(req.extensions());
+    let ip = ClientAddr::current_ip();
     let user = DashUser {
         org_name: record.org.name.clone(),
         user: record.user,

@@ -203,10 +203,11 @@ impl TestApp {
 
     /// Sends a request through `stack`.
     pub async fn send_through(stack: &synaptiq_server::stack::Stack, req: Request<Body>) -> Reply {
-        let mut req = req;
-        req.extensions_mut()
-            .insert(ClientAddr(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let res = stack.clone().oneshot(req).await.expect("infallible");
+        let client = ClientAddr(SocketAddr::from(([127, 0, 0, 1], 40000)));
+        let res = client
+            .scope(stack.clone().oneshot(req))
+            .await
+            .expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
