@@ -11,7 +11,8 @@
 //! ≈ 0.8 µs of the server's CPU per request in the random-key benchmark (issue 7). `lastUsedAt` is shown to the minute (dashboard), and a
 //! written value is at most a minute and one flush behind the last use; the address and user
 //! agent are never behind by more than one flush. What is kept between flushes is a 16-byte
-//! record per key written in the last minute, plus the entries of keys whose fact is held back.
+//! record per key written in the last minute, plus the slots of keys whose fact is held back or
+//! whose record is in the key cache (below).
 //!
 //! Requests refused before a key is known (401) have no key and are not counted here.
 //!
@@ -96,7 +97,7 @@ impl UsageRecorder {
     /// The slot of the key `key_id`, made if it has none (its cached record keeps it).
     pub fn slot(&self, key_id: &str) -> Slot {
         match self.keys.lock() {
-            Ok(mut keys) => keys.entry(ShortKey::new(key_id)).or_default().clone(),
+            Ok(mut keys) => slot_of(&mut keys, key_id).clone(),
             // Poisoned (a panic mid-update): this slot is never flushed, but requests go on.
             Err(_) => Slot::default(),
         }
@@ -278,8 +279,7 @@ impl UsageRecorder {
             return;
         };
         for fact in batch {
-            let slot = keys.entry(ShortKey::new(fact.key_id.as_str())).or_default();
-            let Ok(mut u) = slot.lock() else {
+            let Ok(mut u) = slot_of(&mut keys, fact.key_id.as_str()).lock() else {
                 continue;
             };
             match &mut u.pending {
@@ -302,8 +302,7 @@ impl UsageRecorder {
             return;
         };
         for c in counts {
-            let slot = keys.entry(ShortKey::new(c.key_id.as_str())).or_default();
-            let Ok(mut u) = slot.lock() else {
+            let Ok(mut u) = slot_of(&mut keys, c.key_id.as_str()).lock() else {
                 continue;
             };
             let hours = &mut u.hours;
@@ -318,6 +317,12 @@ impl UsageRecorder {
             }
         }
     }
+}
+
+/// The slot of `key_id` in the recorder's map, made if it has none (keyed inline: no
+/// allocation for a key that has one).
+fn slot_of<'m>(keys: &'m mut Map<ShortKey, Slot>, key_id: &str) -> &'m Slot {
+    keys.entry(ShortKey::new(key_id)).or_default()
 }
 
 /// Adds one answer with `status` at `at` to the counters (1xx/3xx are not counted).

@@ -56,8 +56,9 @@ impl Verdict {
 
 /// The buckets of one owner: each bucket's theoretical arrival time (GCRA TAT). Room for one
 /// inline: most keys have only their per-minute bucket (a route cap or a daily quota moves
-/// them to the heap), and with a slot per key ever seen in the last day, each inline bucket
-/// costs 40 bytes per key (≈ 40 MB at 1,000,000 keys).
+/// them to the heap), and as a slot is kept at least a day after its last use (a daily bucket's
+/// window; dropped only once its shard passes 100,000 owners), each inline bucket costs 40
+/// bytes per key seen (≈ 40 MB at 1,000,000 keys).
 pub type OwnerBuckets = SmallVec<[(BucketKind, u64); 1]>;
 
 /// All buckets of one owner, shared by the owner map and (for a key) its cached record.
