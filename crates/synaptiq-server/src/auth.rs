@@ -137,6 +137,30 @@ impl Verified {
         }
     }
 
+    /// Starts loading the memory that a request of this key reads after the cache lookup:
+    /// the record's fields that the guard checks, the rate-limit and usage slots, and the
+    /// start of the `/me` template if it was made. With many keys in use these are cache
+    /// misses. Read here, by plain loads with nothing in between, the CPU waits for them
+    /// together; read where they are used, each waits behind the locks and reference counts
+    /// of the path before it (an atomic read-modify-write lets no later load pass it), so the
+    /// misses add up. Paired runs with 10,000 random keys: about 2% less CPU per request.
+    #[inline]
+    pub(crate) fn touch(&self) {
+        use std::hint::black_box;
+        black_box(Arc::strong_count(&self.buckets));
+        black_box(Arc::strong_count(&self.usage));
+        black_box((
+            self.record.key.revoked_at.is_some(),
+            self.record.key.expires_at.is_some(),
+            self.record.key.scope,
+            self.allowed_ips.len(),
+            self.limits.0,
+        ));
+        if let Some(Some(t)) = self.me.get() {
+            black_box(t.first_byte());
+        }
+    }
+
     /// The key's `GET /api/v1/me` template (`None` if it could not be made).
     pub fn me_template(&self) -> Option<&crate::routes::me::MeTemplate> {
         self.me

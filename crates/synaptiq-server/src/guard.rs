@@ -430,7 +430,10 @@ async fn authenticate(
     };
     let hash = app.pepper.hash(parsed.as_str());
     let record = match app.keys.get(&hash) {
-        Cached::Found(r) => Some(r),
+        Cached::Found(r) => {
+            r.touch();
+            Some(r)
+        }
         Cached::Missing => None,
         Cached::Unknown => {
             // A throttled address gets no storage lookups; keys already cached still work.

@@ -78,6 +78,11 @@ impl MeTemplate {
         })
     }
 
+    /// The template's first byte (read ahead of `render`: see `Verified::touch`).
+    pub fn first_byte(&self) -> u8 {
+        self.bytes.first().copied().unwrap_or_default()
+    }
+
     /// The answer with `status` and the rate-limit state `v`.
     pub fn render(&self, status: &str, v: &Verdict) -> Response {
         let (head, tail) = self.bytes.split_at(self.split);
