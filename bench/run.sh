@@ -488,8 +488,12 @@ fixed_rate() {
     t0=$(ticks $pids)
     child_cpu
     c0=$CHILD_CPU
-    # oha: open loop at -q req/s, latency counted from each request's scheduled time
-    # (--latency-correction). Every request is recorded (--db-url) so that the first
+    # oha: open loop at -q req/s. With --latency-correction a request's latency counts from
+    # when oha's pacer released it, so time spent waiting for a free connection is counted.
+    # The pacer sleeps on tokio's timer, whose resolution is 1 ms (oha 1.16, client.rs
+    # `work_until_with_qps_latency_correction`): the requests due within each millisecond are
+    # released together, and the release time, not the ideal schedule, is the start. Every
+    # request is recorded (--db-url) so that the first
     # $FIXED_WARMUP s (64 TLS handshakes, cold caches) can be left out of the percentiles.
     local db=$RESULTS/fixed-$label.db
     rm -f "$db"
@@ -556,6 +560,7 @@ names = {
     "peer_unauthorized": "    nginx peer, 401 (unknown key)",
 }
 med = {}
+cpu = {}
 print()
 print("== results: median of %d rounds (requests/s, latency in microseconds, server CPU per request)" % max(int(r["round"]) for r in rows))
 print(f"{'scenario':<42} {'req/s':>9} {'p50 us':>8} {'p99 us':>8} {'CPU us/req':>10} {'server CPU':>10} {'wrk CPU':>8} {'others':>7}  {'rounds (req/s)'}")
@@ -565,6 +570,7 @@ for sc in order:
         continue
     m = lambda k: statistics.median(float(r[k]) for r in rs)
     med[sc] = m("rps")
+    cpu[sc] = m("server_cpu_us_per_req")
     rounds = " / ".join(f"{float(r['rps']):.0f}" for r in rs)
     others = max(float(r["others_on_server_cpu_pct"]) for r in rs)
     print(f"{names.get(sc, sc):<42} {m('rps'):>9.0f} {m('p50_us'):>8.0f} {m('p99_us'):>8.0f} "
@@ -585,18 +591,24 @@ for r in busy:
 with open(sys.argv[1] + ".medians", "w") as f:
     for k, v in med.items():
         f.write(f"{k}\t{v:.1f}\n")
+with open(sys.argv[1] + ".cpu", "w") as f:
+    for k, v in cpu.items():
+        f.write(f"{k}\t{v:.3f}\n")
 PY
 }
 
+# ratios FILE [inverse]: the four ratios of the medians in FILE (requests/s; with `inverse`,
+# CPU per request, so that a ratio still reads "how many of a per one of b").
 ratios() {
-    python3 - "$RUNS.medians" <<'PY'
+    python3 - "$1" "${2:-}" <<'PY'
 import sys
 m = dict(l.split("\t") for l in open(sys.argv[1]).read().split("\n") if l)
 m = {k: float(v) for k, v in m.items()}
+inverse = sys.argv[2] == "inverse"
 def r(a, b):
-    if a not in m or b not in m or not m[b]:
+    if a not in m or b not in m or not m[b] or not m[a]:
         return "n/a"
-    x = m[a] / m[b]
+    x = m[b] / m[a] if inverse else m[a] / m[b]
     return f"{x:.2f}" if x >= 0.1 else f"{x:.4f}"
 print(f"me/peer = {r('me', 'peer')}")
 print(f"me/bare = {r('me', 'bare')}")
@@ -678,8 +690,13 @@ mode_all() {
     ME_RPS=$(awk '$1 == "me" {print $2}' "$RUNS.medians")
     fixed_part
     echo
+    # What one core of the server can do, whatever limited the run (wrk near 100% of its CPU,
+    # or the VM's speed drifting between runs): the inverse ratio of CPU per request.
+    echo "== the same ratios by server CPU per request (median µs/req; capacity of the pinned core)"
+    ratios "$RUNS.cpu" inverse | sed 's/^/  /'
+    echo
     echo "== ratios (median requests/s)"
-    ratios
+    ratios "$RUNS.medians"
 }
 
 fixed_part() {
@@ -693,7 +710,7 @@ fixed_part() {
     local rate
     rate=$(awk -v r="$ME_RPS" 'BEGIN { printf "%d", r / 2 }')
     echo "== fixed rate: half the measured /api/v1/me maximum ($rate req/s), $CONNS connections, ${DURATION}s, $(basename "$tool")"
-    echo "   (open loop: latency counted from each request's scheduled send time; one key per run;"
+    echo "   (open loop, released by oha in 1-ms batches; latency counted from the release, including any wait for a connection; one key per run;"
     echo "    the first ${FIXED_WARMUP}s of each run, with the connection handshakes, are left out)"
     : >"$RESULTS/fixed.tsv"
     local r
