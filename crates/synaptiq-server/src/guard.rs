@@ -36,7 +36,7 @@ tokio::task_local! {
     /// The client address of the request being served, set by the transport around the
     /// request's future ([`ClientAddr::scope`]). A task-local rather than a request extension:
     /// the first extension allocates the request's extension map (≈ 470 instructions and an
-    /// allocation per request, docs/PERFORMANCE.md). With HTTP/2 each stream's future is
+    /// allocation per request, docs/performance-history.md). With HTTP/2 each stream's future is
     /// scoped on its own.
     static CLIENT: ClientAddr;
 }
@@ -169,7 +169,7 @@ fn buckets_for(limits: (u32, Option<u32>), route: &RouteGuard) -> smallvec::Smal
 /// The guard wraps the handler itself rather than being a `route_layer`: each axum layer adds
 /// a boxed, cloned service level per request. Taking this one and the outer stack out of
 /// axum's layers saved ≈ 3,400 instructions and 13 allocations per `/api/v1/me` request
-/// (callgrind, docs/PERFORMANCE.md), and every API request passes here.
+/// (callgrind, docs/performance-history.md), and every API request passes here.
 #[derive(Clone)]
 pub struct Guarded<H> {
     handler: H,

@@ -38,7 +38,7 @@ pub use crate::guard::{Caller, ClientAddr};
 /// else (path parameters, HEAD, a method the path lacks, 404s, pages with their own layers)
 /// goes through axum's router. Written by hand because the router costs a cloned boxed
 /// service, boxed futures and an extensions map per request (≈ 2,600 instructions and four
-/// allocations of a `/api/v1/me` request's 46,800 and 24; docs/PERFORMANCE.md), and the answer
+/// allocations of a `/api/v1/me` request's 46,800 and 24; docs/performance-history.md), and the answer
 /// of a static route is the same either way
 /// (`tests/auth.rs::direct_dispatch_matches_the_router`).
 #[derive(Clone)]

@@ -27,7 +27,7 @@ fn parse_cli() -> anyhow::Result<cli::Cli> {
 
 /// mimalloc instead of glibc's malloc: a request makes a few dozen short-lived allocations,
 /// and glibc's allocator was a quarter of the instructions of `GET /api/v1/me` (callgrind,
-/// docs/PERFORMANCE.md).
+/// docs/performance-history.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
