@@ -102,7 +102,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
 /// Laid out for the request path (`repr(C)`, cache-line aligned): behind the `Arc`'s counts
 /// come the slots, the limits, the `/me` template and the allow-list, then the record, whose
 /// key starts with the fields every request reads — three adjacent cache lines in all, where the
-/// compiler's own order spread them over the whole record (≈ 600 bytes).
+/// compiler's own order spread them over the whole record.
 #[repr(C, align(64))]
 pub struct Verified {
     /// Its local rate-limit buckets (shared with the limiter's map of owners).
