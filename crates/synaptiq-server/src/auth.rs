@@ -287,6 +287,8 @@ mod tests {
             offset_of!(Verified, buckets) + size_of::<crate::ratelimit::Slot>(),
             offset_of!(Verified, usage) + size_of::<crate::usage::Slot>(),
             offset_of!(Verified, limits) + size_of::<(u32, Option<u32>)>(),
+            offset_of!(Verified, me)
+                + size_of::<std::sync::OnceLock<Option<crate::routes::me::MeTemplate>>>(),
             offset_of!(Verified, allowed_ips) + size_of::<Vec<ipnet::IpNet>>(),
             key + offset_of!(synaptiq_store::KeyRecord, id)
                 + size_of::<synaptiq_core::ids::KeyId>(),
