@@ -435,7 +435,7 @@ async fn authenticate(
             Some(r)
         }
         Cached::Missing => None,
-        Cached::Unknown => {
+        Cached::Unknown(generation) => {
             // A throttled address gets no storage lookups; keys already cached still work.
             if app.limiter.ip_blocked(ip, per_minute).await {
                 return Err(fail(AuthFailure::Invalid).await);
@@ -445,7 +445,7 @@ async fn authenticate(
                 .find_by_hash(&hash)
                 .await?
                 .map(|r| Arc::new(Verified::new(r, app)));
-            app.keys.put(hash, found.clone());
+            app.keys.put(hash, found.clone(), generation);
             found
         }
     };
