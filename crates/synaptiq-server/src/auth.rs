@@ -229,13 +229,18 @@ struct Slot {
 /// the rest, so keys in use survive a flood of keys used once; if every slot was hit, an
 /// eighth of the shard goes.
 pub struct KeyCache {
-    shards: Box<[std::sync::RwLock<hashbrown::HashTable<Slot>>]>,
+    shards: Box<[Shard]>,
     /// Entries per shard at most.
     per_shard: usize,
     /// Moved by every [`Self::clear`]: an answer read from the store before it is not kept.
     generation: AtomicU64,
     epoch: AtomicI64,
 }
+
+/// A shard on cache lines of its own: a read lock writes its lock word, and neighbouring
+/// shards' words on one line would make cores that read different keys contend.
+#[repr(align(64))]
+struct Shard(std::sync::RwLock<hashbrown::HashTable<Slot>>);
 
 impl Default for KeyCache {
     fn default() -> Self {
@@ -256,7 +261,7 @@ impl KeyCache {
         let per_shard = entries.div_ceil(SHARDS).max(1);
         Self {
             shards: (0..SHARDS)
-                .map(|_| std::sync::RwLock::new(hashbrown::HashTable::new()))
+                .map(|_| Shard(std::sync::RwLock::new(hashbrown::HashTable::new())))
                 .collect(),
             per_shard,
             generation: AtomicU64::new(0),
@@ -266,11 +271,11 @@ impl KeyCache {
 
     fn shard(&self, hash: &KeyHash) -> &std::sync::RwLock<hashbrown::HashTable<Slot>> {
         // Bytes other than the table hash's, so that a shard's keys spread over its table.
-        &self.shards[usize::from(hash.0[8]) % SHARDS]
+        &self.shards[usize::from(hash.0[8]) % SHARDS].0
     }
 
-    /// What the cache knows about `hash`.
-    pub fn get(&self, hash: &KeyHash) -> Cached {
+    /// What the cache knows about `hash` at `now`.
+    pub fn get(&self, hash: &KeyHash, now: Instant) -> Cached {
         let generation = Generation(self.generation.load(Ordering::Acquire));
         let shard = self
             .shard(hash)
@@ -284,7 +289,8 @@ impl KeyCache {
         } else {
             NEGATIVE_TTL
         };
-        if slot.at.elapsed() >= ttl {
+        // Saturating: `now` may be a little older than an answer another request just put.
+        if now.saturating_duration_since(slot.at) >= ttl {
             return Cached::Unknown(generation);
         }
         // Read first: a key in use stays marked, and its line is not written on every hit.
@@ -334,7 +340,7 @@ impl KeyCache {
         self.shards
             .iter()
             .map(|s| {
-                s.read()
+                s.0.read()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .len()
             })
@@ -351,6 +357,7 @@ impl KeyCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         for shard in &self.shards {
             shard
+                .0
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clear();
@@ -446,7 +453,7 @@ mod tests {
     }
 
     fn unknown(cache: &KeyCache, h: &KeyHash) -> Generation {
-        match cache.get(h) {
+        match cache.get(h, Instant::now()) {
             Cached::Unknown(g) => g,
             _ => panic!("{h:?} is cached"),
         }
@@ -461,7 +468,10 @@ mod tests {
         }
         assert!(cache.len() <= 1024, "{}", cache.len());
         assert!(cache.len() >= 500, "{}", cache.len());
-        assert!(matches!(cache.get(&hash(19_999)), Cached::Missing));
+        assert!(matches!(
+            cache.get(&hash(19_999), Instant::now()),
+            Cached::Missing
+        ));
         cache.clear();
         assert!(cache.is_empty());
     }
@@ -483,7 +493,7 @@ mod tests {
             }
             for h in &hot {
                 assert!(
-                    matches!(cache.get(h), Cached::Missing),
+                    matches!(cache.get(h, Instant::now()), Cached::Missing),
                     "a hot entry was evicted in round {round}"
                 );
             }
@@ -500,7 +510,10 @@ mod tests {
         cache.put(hash(1), None, g);
         let g = unknown(&cache, &hash(1));
         cache.put(hash(1), None, g);
-        assert!(matches!(cache.get(&hash(1)), Cached::Missing));
+        assert!(matches!(
+            cache.get(&hash(1), Instant::now()),
+            Cached::Missing
+        ));
     }
 
     #[test]

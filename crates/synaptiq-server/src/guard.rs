@@ -64,6 +64,8 @@ pub struct Caller {
     pub verdict: Verdict,
     /// The client's address.
     pub ip: IpAddr,
+    /// The time the guard judged the key at.
+    pub now: Timestamp,
 }
 
 impl Caller {
@@ -227,8 +229,9 @@ where
         }
     };
     let ip = ClientAddr::current_ip();
-    let now = Timestamp::now();
-    let auth = match authenticate(app, req.headers(), ip, now).await {
+    let clock = crate::request_id::clock();
+    let now = clock.now;
+    let auth = match authenticate(app, req.headers(), ip, clock).await {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
@@ -316,6 +319,7 @@ where
         auth: auth.clone(),
         verdict: minute,
         ip,
+        now,
     };
     let res = CALLER.scope(caller, next(req)).await;
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
@@ -410,8 +414,9 @@ async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
     ip: IpAddr,
-    now: Timestamp,
+    clock: crate::request_id::Clock,
 ) -> Result<Arc<Verified>, ApiError> {
+    let now = clock.now;
     let per_minute = app.config.rate_policy.auth_failures_per_minute;
     let fail = async |f: AuthFailure| -> ApiError {
         let v = app.limiter.auth_failure(ip, per_minute).await;
@@ -429,7 +434,7 @@ async fn authenticate(
         return Err(fail(AuthFailure::Invalid).await);
     };
     let hash = app.pepper.hash(parsed.as_str());
-    let record = match app.keys.get(&hash) {
+    let record = match app.keys.get(&hash, clock.at) {
         Cached::Found(r) => {
             r.touch();
             Some(r)

@@ -244,7 +244,8 @@ async fn limits(app: &AppState, req: Request, inner: Inner) -> Response {
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
         .into_response()
     };
-    let deadline = tokio::time::Instant::now() + app.config.request_timeout;
+    let deadline =
+        tokio::time::Instant::from_std(request_id::clock().at) + app.config.request_timeout;
     if declared.is_some_and(|n| n > limit as u64) {
         drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
         return too_large(limit).into_response();
@@ -270,7 +271,7 @@ async fn limits(app: &AppState, req: Request, inner: Inner) -> Response {
         BodyRead::TimedOut => return timed_out(),
     };
     let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    match tokio::time::timeout_at(deadline, inner.run(req)).await {
+    match tokio::time::timeout_at(deadline, request_id::rescope(inner.run(req))).await {
         Ok(res) => res,
         Err(_) => timed_out(),
     }

@@ -19,7 +19,12 @@ impl Timestamp {
     pub fn now() -> Self {
         // `SystemTime` directly: `OffsetDateTime::now_utc` also computes the calendar date,
         // which a millisecond count does not need (several calls per request).
-        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Self::from_system(std::time::SystemTime::now())
+    }
+
+    /// The instant `t` of the system clock.
+    pub fn from_system(t: std::time::SystemTime) -> Self {
+        match t.duration_since(std::time::UNIX_EPOCH) {
             Ok(d) => Self(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
             Err(e) => Self(-i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX)),
         }

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use synaptiq_store::AuthRecord;
 use synaptiq_types::me::{Me, MeKey, RateLimitState};
-use synaptiq_types::time::Timestamp;
 
 use crate::ratelimit::Verdict;
 use crate::stack::Caller;
@@ -19,7 +18,7 @@ use crate::stack::Caller;
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "getMe",
     responses((status = 200, description = "The calling key.", body = Me)))]
 pub async fn me(caller: Caller) -> Response {
-    let status = caller.auth.key.status(Timestamp::now()).as_str();
+    let status = caller.auth.key.status(caller.now).as_str();
     match caller.auth.me_template() {
         Some(t) => t.render(status, &caller.verdict),
         None => axum::Json(me_value(&caller.auth, status, &caller.verdict)).into_response(),
@@ -119,6 +118,7 @@ pub(crate) mod tests {
     use synaptiq_core::plan::Plan;
     use synaptiq_core::scope::{Environment, Scope};
     use synaptiq_store::{KeyRecord, OrgRecord};
+    use synaptiq_types::time::Timestamp;
 
     /// A key and its organization (also used by other modules' tests).
     pub(crate) fn record(name: &str, org: &str, expires: Option<i64>) -> AuthRecord {
