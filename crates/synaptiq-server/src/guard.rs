@@ -418,13 +418,17 @@ async fn authenticate(
 ) -> Result<Arc<Verified>, ApiError> {
     let now = clock.now;
     let per_minute = app.config.rate_policy.auth_failures_per_minute;
-    let fail = async |f: AuthFailure| -> ApiError {
-        let v = app.limiter.auth_failure(ip, per_minute).await;
-        if v.decision.allowed {
-            f.to_error()
-        } else {
-            throttled(v.retry_after_secs())
-        }
+    // The paths that wait (a failure, a key not in the cache) are boxed when taken: inline,
+    // their futures made every request's future larger, and a request moves its future whole.
+    let fail = |f: AuthFailure| {
+        Box::pin(async move {
+            let v = app.limiter.auth_failure(ip, per_minute).await;
+            if v.decision.allowed {
+                f.to_error()
+            } else {
+                throttled(v.retry_after_secs())
+            }
+        })
     };
     let token = match bearer_token(headers) {
         Ok(t) => t,
@@ -442,12 +446,10 @@ async fn authenticate(
         Cached::Missing => None,
         Cached::Unknown(generation) => {
             // A throttled address gets no storage lookups; keys already cached still work.
-            if app.limiter.ip_blocked(ip, per_minute).await {
+            if Box::pin(app.limiter.ip_blocked(ip, per_minute)).await {
                 return Err(fail(AuthFailure::Invalid).await);
             }
-            let found = app
-                .store
-                .find_by_hash(&hash)
+            let found = Box::pin(app.store.find_by_hash(&hash))
                 .await?
                 .map(|r| Arc::new(Verified::new(r, app)));
             app.keys.put(hash, found.clone(), generation);

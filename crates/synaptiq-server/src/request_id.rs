@@ -120,7 +120,7 @@ pub const HSTS: &str = "max-age=31536000";
 /// Assigns the request id and sets the headers every response carries (as a layer of its
 /// own; the server's stack calls [`scope`] from its one outer middleware).
 pub async fn middleware(State(public_url): State<Arc<str>>, req: Request, next: Next) -> Response {
-    scope(public_url, next.run(req)).await
+    scope(public_url, |_| next.run(req)).await
 }
 
 /// The response counters by status class, registered once: the `counter!` macro with a label
@@ -140,17 +140,28 @@ fn response_counter(status: u16) -> &'static metrics::Counter {
     }
 }
 
-/// Runs `inner` with a fresh request id in scope, then stamps the id and the headers every
-/// answer carries.
-pub async fn scope(public_url: Arc<str>, inner: impl Future<Output = Response>) -> Response {
+/// Runs the future `inner` makes (given the request's clock) with a fresh request id in scope,
+/// then stamps the id and the headers every answer carries.
+///
+/// Not an `async fn`: that would hold `inner` twice in its state (as its argument and inside
+/// the task-local future), and this is the outermost future of every request.
+pub fn scope<F: Future<Output = Response>>(
+    public_url: Arc<str>,
+    inner: impl FnOnce(Clock) -> F,
+) -> impl Future<Output = Response> {
     let t = std::time::SystemTime::now();
     let id = RequestId::at(t);
+    let clock = Clock::from_system(t);
     let ctx = RequestCtx {
         id,
         public_url,
-        clock: Clock::from_system(t),
+        clock,
     };
-    let mut res = CTX.scope(ctx, inner).await;
+    futures_util::FutureExt::map(CTX.scope(ctx, inner(clock)), move |res| stamp(res, id))
+}
+
+/// Stamps the headers every answer carries.
+fn stamp(mut res: Response, id: RequestId) -> Response {
     response_counter(res.status().as_u16()).increment(1);
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_bytes(&id.0) {
@@ -177,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn a_request_reads_its_clock_once_and_again_after_its_body() {
         let base = Arc::<str>::from("https://127.0.0.1:8443");
-        let res = scope(base, async {
+        let res = scope(base, |_| async {
             let first = clock();
             let id = current();
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -71,14 +71,16 @@ enum Inner {
 }
 
 impl Inner {
-    async fn run(self, req: Request) -> Response {
+    fn run(self, req: Request) -> impl Future<Output = Response> {
+        use futures_util::future::{Either, FutureExt};
         match self {
-            Inner::Router(router) => match router.oneshot(req).await {
+            // Boxed: axum's routing future is large, and inline it would be moved with every
+            // request's future, direct ones included (see `outer`).
+            Inner::Router(router) => Either::Left(Box::pin(router.oneshot(req)).map(|r| match r {
                 Ok(res) => res,
                 Err(never) => match never {},
-            },
-            Inner::Direct(handler, state) => {
-                let mut res = handler(req, state).await;
+            })),
+            Inner::Direct(handler, state) => Either::Right(handler(req, state).map(|mut res| {
                 // What axum's router does for every answer it routes.
                 let size = axum::body::HttpBody::size_hint(res.body()).exact();
                 if let Some(n) = size
@@ -88,7 +90,7 @@ impl Inner {
                         .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
                 }
                 res
-            }
+            })),
         }
     }
 }
@@ -113,7 +115,7 @@ impl Service<Request> for Stack {
             None => Inner::Router(self.router.clone()),
         };
         let app = self.app.clone();
-        Box::pin(async move { Ok(outer(app, req, inner).await) })
+        Box::pin(futures_util::FutureExt::map(outer(app, req, inner), Ok))
     }
 }
 
@@ -221,42 +223,71 @@ async fn drain(body: axum::body::Body, cap: usize, deadline: tokio::time::Instan
 
 /// The outer stack of every request: request id and common headers, JSON for axum's bare
 /// 405s, then the body limit and the request timeout.
-async fn outer(app: AppState, req: Request, inner: Inner) -> Response {
+///
+/// Plain functions composing futures rather than `async fn`s awaiting each other: an `async fn`
+/// keeps its arguments in its own state beside the future it passes them to, so every level
+/// held another copy of the request (and `request_id::scope` another of the whole inner
+/// future). The request's future went from 5,432 to 248 bytes (test build), moved whole
+/// on every request.
+fn outer(app: AppState, req: Request, inner: Inner) -> impl Future<Output = Response> {
     let public_url = app.public_url.clone();
-    request_id::scope(public_url, async move {
-        json_for_bare_errors(limits(&app, req, inner).await)
+    request_id::scope(public_url, move |clock| {
+        futures_util::FutureExt::map(limits(&app, req, inner, clock), json_for_bare_errors)
     })
-    .await
 }
 
-async fn limits(app: &AppState, req: Request, inner: Inner) -> Response {
+fn limits(
+    app: &AppState,
+    req: Request,
+    inner: Inner,
+    clock: request_id::Clock,
+) -> impl Future<Output = Response> + Send + use<> {
+    use futures_util::future::{Either, FutureExt};
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = app.config.body_limit;
-    let timed_out = || {
-        ApiError::new(
-            ErrorCode::ServiceUnavailable,
-            "The request took too long. Retry shortly.",
-        )
-        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
-        .into_response()
-    };
-    let deadline =
-        tokio::time::Instant::from_std(request_id::clock().at) + app.config.request_timeout;
+    let deadline = tokio::time::Instant::from_std(clock.at) + app.config.request_timeout;
+    // Only the common path is inline; the others are boxed when taken, so that their futures
+    // take no room in every request's future.
     if declared.is_some_and(|n| n > limit as u64) {
-        drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
-        return too_large(limit).into_response();
+        return Either::Left(Either::Left(Box::pin(async move {
+            drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
+            too_large(limit).into_response()
+        })));
     }
     if axum::body::HttpBody::is_end_stream(req.body()) {
         // No body (most GETs): nothing to read first.
-        return match tokio::time::timeout_at(deadline, inner.run(req)).await {
-            Ok(res) => res,
-            Err(_) => timed_out(),
-        };
+        return Either::Right(
+            tokio::time::timeout_at(deadline, inner.run(req))
+                .map(|r| r.unwrap_or_else(|_| timed_out())),
+        );
     }
+    Either::Left(Either::Right(Box::pin(with_body(
+        limit, deadline, req, inner,
+    ))))
+}
+
+/// The answer to a request that took longer than the request timeout.
+fn timed_out() -> Response {
+    ApiError::new(
+        ErrorCode::ServiceUnavailable,
+        "The request took too long. Retry shortly.",
+    )
+    .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    .into_response()
+}
+
+/// [`limits`] for a request with a body: reads it whole (≤ `limit`) before `deadline`, then
+/// runs `inner`.
+async fn with_body(
+    limit: usize,
+    deadline: tokio::time::Instant,
+    req: Request,
+    inner: Inner,
+) -> Response {
     // The whole body (≤ the limit) is read before any handler or guard answers. An answer sent
     // while the client is still uploading makes HTTP/2 reset the stream, which clients such as
     // curl report as a framing error instead of showing our 401/403/429.

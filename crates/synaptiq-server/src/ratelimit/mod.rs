@@ -173,24 +173,38 @@ impl RateLimiter {
     ) -> Outcome {
         if let Some(r) = &self.redis
             && !self.degraded()
+            // Boxed: the Redis round trip's future is large, and inline it made every
+            // request's future larger (a request moves its future whole), Redis or not.
+            && let Some(outcome) = Box::pin(self.check_redis(r, owner, buckets, spend)).await
         {
-            let why =
-                match tokio::time::timeout(REDIS_TIMEOUT, r.check(owner, buckets, spend)).await {
-                    Ok(Ok(outcome)) => {
-                        self.failures.store(0, Ordering::Relaxed);
-                        return outcome;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => "timeout".to_owned(),
-                };
-            if self.failures.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_TO_DEGRADE {
-                self.set_degraded(true, &why);
-            }
+            return outcome;
         }
         match slot {
             Some(s) => self.local.check_slot(s, buckets, spend),
             None => self.local.check(owner, buckets, spend),
         }
+    }
+
+    /// [`Self::check`] in Redis; `None` (counted towards degrading) when Redis failed.
+    async fn check_redis(
+        &self,
+        r: &redis::RedisBuckets,
+        owner: &str,
+        buckets: &[Bucket],
+        spend: bool,
+    ) -> Option<Outcome> {
+        let why = match tokio::time::timeout(REDIS_TIMEOUT, r.check(owner, buckets, spend)).await {
+            Ok(Ok(outcome)) => {
+                self.failures.store(0, Ordering::Relaxed);
+                return Some(outcome);
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timeout".to_owned(),
+        };
+        if self.failures.fetch_add(1, Ordering::AcqRel) + 1 >= FAILURES_TO_DEGRADE {
+            self.set_degraded(true, &why);
+        }
+        None
     }
 
     /// Records a failed authentication from `ip`; the verdict says whether it is within budget.
