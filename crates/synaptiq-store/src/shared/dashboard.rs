@@ -86,17 +86,18 @@ macro_rules! impl_dashboard_store {
                     rows.sort_by(|a, b| (&a.key_id, a.hour).cmp(&(&b.key_id, b.hour)));
                     // One statement per chunk, not per row (see `batch`); the same (key,
                     // hour) twice in one statement would fail on PostgreSQL, so duplicates
-                    // are summed first.
-                    let mut merged: Vec<UsageCount> = Vec::with_capacity(rows.len());
+                    // are summed first: (the first row, the sums of its four counters), without
+                    // copying any row's strings.
+                    let mut merged: Vec<(&UsageCount, [u64; 4])> = Vec::with_capacity(rows.len());
                     for c in rows {
+                        let n = [c.ok, c.client_error, c.rate_limited, c.server_error];
                         match merged.last_mut() {
-                            Some(m) if m.key_id == c.key_id && m.hour == c.hour => {
-                                m.ok += c.ok;
-                                m.client_error += c.client_error;
-                                m.rate_limited += c.rate_limited;
-                                m.server_error += c.server_error;
+                            Some((m, sum)) if m.key_id == c.key_id && m.hour == c.hour => {
+                                for (s, n) in sum.iter_mut().zip(n) {
+                                    *s += n;
+                                }
                             }
-                            _ => merged.push(c.clone()),
+                            _ => merged.push((c, n)),
                         }
                     }
                     let mut tx = self.writer().begin().await?;
@@ -108,16 +109,16 @@ macro_rules! impl_dashboard_store {
                         );
                         // Few recurring shapes (`batch::split`): kept prepared.
                         let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for c in chunk {
+                        for (c, [ok, client_error, rate_limited, server_error]) in chunk {
                             q = q
                                 .bind(c.key_id.as_str())
                                 .bind(c.org_id.as_str())
                                 .bind(c.environment.as_str())
                                 .bind(c.hour.millis())
-                                .bind(signed(c.ok)?)
-                                .bind(signed(c.client_error)?)
-                                .bind(signed(c.rate_limited)?)
-                                .bind(signed(c.server_error)?);
+                                .bind(signed(*ok)?)
+                                .bind(signed(*client_error)?)
+                                .bind(signed(*rate_limited)?)
+                                .bind(signed(*server_error)?);
                         }
                         q.execute(&mut *tx).await?;
                     }
