@@ -52,7 +52,7 @@ struct RequestCtx {
 /// The time of a request, read once when it arrives (or, for a request with a body, when the
 /// body has been read: [`rescope`]): the id's time, the guard's "now" for key expiry and
 /// rate-limit headers, and the request's deadline all come from one reading of each clock
-/// instead of one each (`clock_gettime` was ≈ 2% of a request's CPU, seven calls per request).
+/// instead of one each (`clock_gettime` was ≈ 2% of a request's CPU, eight calls per request).
 #[derive(Clone, Copy, Debug)]
 pub struct Clock {
     /// Wall-clock time.
