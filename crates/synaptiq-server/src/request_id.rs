@@ -141,7 +141,9 @@ fn response_counter(status: u16) -> &'static metrics::Counter {
 }
 
 /// Runs the future `inner` makes (given the request's clock) with a fresh request id in scope,
-/// then stamps the id and the headers every answer carries.
+/// then stamps the id and the headers every answer carries. `inner` itself is called before
+/// the scope is entered, so it should only build the future (the request's work runs when it
+/// is polled, in scope).
 ///
 /// Not an `async fn`: that would hold `inner` twice in its state (as its argument and inside
 /// the task-local future), and this is the outermost future of every request.
