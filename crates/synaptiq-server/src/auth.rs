@@ -214,6 +214,20 @@ struct Slot {
     used: AtomicBool,
 }
 
+impl Slot {
+    /// Whether the answer is still to be trusted at `now`: a key for [`POSITIVE_TTL`], an
+    /// unknown hash for [`NEGATIVE_TTL`]. Saturating: `now` may be a little older than an
+    /// answer another request just put.
+    fn fresh(&self, now: Instant) -> bool {
+        let ttl = if self.rec.is_some() {
+            POSITIVE_TTL
+        } else {
+            NEGATIVE_TTL
+        };
+        now.saturating_duration_since(self.at) < ttl
+    }
+}
+
 /// Verified keys (and recently unknown hashes) by hash, bounded.
 ///
 /// Written here over `hashbrown`'s raw table rather than taken from a cache crate, because the
@@ -284,13 +298,7 @@ impl KeyCache {
         let Some(slot) = shard.find(table_hash(hash), |s| s.hash == *hash) else {
             return Cached::Unknown(generation);
         };
-        let ttl = if slot.rec.is_some() {
-            POSITIVE_TTL
-        } else {
-            NEGATIVE_TTL
-        };
-        // Saturating: `now` may be a little older than an answer another request just put.
-        if now.saturating_duration_since(slot.at) >= ttl {
+        if !slot.fresh(now) {
             return Cached::Unknown(generation);
         }
         // Read first: a key in use stays marked, and its line is not written on every hit.
@@ -375,14 +383,8 @@ impl KeyCache {
 /// Makes room in a full shard: drops the slots not hit since the last sweep and the expired
 /// ones, and unmarks the others; if that frees nothing, drops an eighth of the shard.
 fn sweep(shard: &mut hashbrown::HashTable<Slot>, per_shard: usize) {
-    shard.retain(|s| {
-        let ttl = if s.rec.is_some() {
-            POSITIVE_TTL
-        } else {
-            NEGATIVE_TTL
-        };
-        std::mem::replace(s.used.get_mut(), false) && s.at.elapsed() < ttl
-    });
+    let now = Instant::now();
+    shard.retain(|s| std::mem::replace(s.used.get_mut(), false) && s.fresh(now));
     if shard.len() >= per_shard {
         // Which eighth does not matter: the table's order is the hashes', so arbitrary.
         let mut left = per_shard.div_ceil(8);

@@ -225,8 +225,6 @@ impl UsageRecorder {
         let Ok(mut keys) = self.keys.lock() else {
             return (batch, counts);
         };
-        // One counter row per key and hour: usually one per key.
-        counts.reserve(keys.len());
         let recent = |w: &Written| now.millis() - w.flushed.millis() < FACT_INTERVAL_MS;
         if let Ok(mut written) = self.written.lock() {
             written.retain(|_, w| recent(w));
