@@ -165,10 +165,10 @@ where
 }
 
 fn allowed_ips(list: Option<&[String]>) -> Result<(), FieldError> {
-    let normalized = synaptiq_server::keys::parse_allowed_ips(list.unwrap_or_default())?;
+    let normalized = synaptiq_app::keys::parse_allowed_ips(list.unwrap_or_default())?;
     // Normalizing is idempotent: what is stored parses to itself.
     assert_eq!(
-        synaptiq_server::keys::parse_allowed_ips(&normalized).ok(),
+        synaptiq_app::keys::parse_allowed_ips(&normalized).ok(),
         Some(normalized.clone())
     );
     Ok(())

@@ -42,6 +42,17 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, ulid::Ulid::new()))
             }
 
+            /// An id that sorts just after this one (the same millisecond, the next ULID), so
+            /// ids made together keep their order; a fresh id in the astronomically unlikely
+            /// case that this one is the last of its millisecond.
+            pub fn successor(&self) -> Self {
+                self.0
+                    .strip_prefix($prefix)
+                    .and_then(|rest| ulid::Ulid::from_string(rest).ok())
+                    .and_then(|u| u.increment())
+                    .map_or_else(Self::generate, |u| Self(format!("{}{}", $prefix, u)))
+            }
+
             /// Parses and validates an id received from outside.
             pub fn parse(s: &str) -> Result<Self, IdError> {
                 let err = IdError { kind: $kind, prefix: $prefix };
@@ -136,6 +147,11 @@ mod tests {
         assert!(KeyId::parse(id.as_str()).is_err());
         assert!(LeadId::parse("lead_nope").is_err());
         assert!(LeadId::parse("").is_err());
+        let next = id.successor();
+        assert!(
+            next > id && next.as_str()[..15] == id.as_str()[..15],
+            "{next} after {id}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`hash`]: the server pepper and the HMAC-SHA256 [`hash::KeyHash`] stored instead of a key.
 //! - [`scope`]: scopes, environments and which scope a request needs.
 //! - [`plan`]: organization plans and the rate policy table of the seed.
+//! - [`event`]: every kind of domain event and its wire name (`key.created`), once.
 //! - [`gcra`]: the arithmetic of the generic cell rate algorithm (rate limiting).
 //! - [`net`]: IP allow-lists.
 //! - [`password`]: argon2id hashing and verification of dashboard passwords.
@@ -14,6 +15,7 @@
 //! Nothing here touches the network, a database, a clock or async runtimes: callers pass
 //! `now` in, which keeps every rule testable.
 
+pub mod event;
 pub mod gcra;
 pub mod hash;
 pub mod ids;

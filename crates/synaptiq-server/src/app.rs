@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use synaptiq_app::{AuthCache, Services};
 use synaptiq_core::hash::Pepper;
 use synaptiq_store::Store;
 
@@ -27,10 +28,13 @@ impl Deref for AppState {
 pub struct App {
     /// Storage (SQLite now; PostgreSQL later), never generic.
     pub store: Arc<dyn Store>,
+    /// The use cases (keys, leads), over the same store; they clear [`Self::keys`] after
+    /// every key change.
+    pub services: Services,
     /// The pepper keys are hashed under.
     pub pepper: Pepper,
-    /// Verified keys by hash, invalidated by the change epoch.
-    pub keys: KeyCache,
+    /// Verified keys by hash, invalidated by the change epoch and by [`Self::services`].
+    pub keys: Arc<KeyCache>,
     /// Per-key rate limits and the failed-authentication throttle.
     pub limiter: RateLimiter,
     /// Last-use facts waiting to be written.
@@ -60,10 +64,13 @@ impl App {
     ) -> AppState {
         let public_url: Arc<str> = Arc::from(config.public_url.trim_end_matches('/'));
         let pages = PageCache::with_capacity(config.page_cache_bytes);
+        let keys = Arc::new(KeyCache::default());
+        let services = Services::new(store.clone(), keys.clone());
         AppState(Arc::new(App {
             store,
+            services,
             pepper,
-            keys: KeyCache::default(),
+            keys,
             limiter,
             usage: UsageRecorder::default(),
             config,
@@ -73,5 +80,11 @@ impl App {
             public_url,
             pages,
         }))
+    }
+}
+
+impl AuthCache for KeyCache {
+    fn invalidate(&self) {
+        self.clear();
     }
 }

@@ -7,9 +7,7 @@ use std::net::IpAddr;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::key;
-use synaptiq_store::NewAuditEvent;
 use synaptiq_types::ErrorCode;
-use synaptiq_types::time::Timestamp;
 
 use crate::app::AppState;
 use crate::config::PlaintextKeyPolicy;
@@ -53,33 +51,9 @@ pub async fn https_required_response(app: &AppState, token: Option<&str>, ip: Ip
 }
 
 async fn flag(app: &AppState, raw_key: &str, ip: IpAddr) {
+    let revoke = app.config.on_plaintext_key == PlaintextKeyPolicy::Revoke;
     let hash = app.pepper.hash(raw_key);
-    let now = Timestamp::now();
-    let rec = match app.store.mark_exposed(&hash, now).await {
-        Ok(Some(rec)) => rec,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not flag an exposed key");
-            return;
-        }
-    };
-    tracing::warn!(key_id = %rec.id, %ip, "API key sent over plain HTTP; flagged as exposed");
-    let event = |kind: &str| NewAuditEvent {
-        org_id: rec.org_id.clone(),
-        environment: rec.environment,
-        kind: kind.to_owned(),
-        actor: "system".to_owned(),
-        key_id: Some(rec.id.clone()),
-        ip: Some(ip.to_string()),
-    };
-    let _ = app.store.record(event("key.exposed")).await;
-    if app.config.on_plaintext_key == PlaintextKeyPolicy::Revoke
-        && let Ok(Some(_)) = app
-            .store
-            .revoke_key(&rec.org_id, rec.environment, &rec.id, now)
-            .await
-    {
-        app.keys.clear();
-        let _ = app.store.record(event("key.revoked")).await;
-    }
+    app.services
+        .flag_exposed(&hash, &ip.to_string(), revoke)
+        .await;
 }

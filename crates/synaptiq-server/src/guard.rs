@@ -70,8 +70,8 @@ pub struct Caller {
 
 impl Caller {
     /// The audit actor: the calling key and the client address.
-    pub fn actor(&self) -> crate::keys::Actor {
-        crate::keys::Actor {
+    pub fn actor(&self) -> synaptiq_app::Actor {
+        synaptiq_app::Actor {
             id: self.auth.key.id.to_string(),
             ip: Some(self.ip.to_string()),
         }

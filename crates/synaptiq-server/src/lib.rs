@@ -30,7 +30,6 @@ pub mod error;
 pub mod exposure;
 pub mod extract;
 pub mod guard;
-pub mod keys;
 pub mod openapi;
 pub mod page_cache;
 pub mod ratelimit;

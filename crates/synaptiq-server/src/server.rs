@@ -153,7 +153,7 @@ async fn housekeeping(app: AppState, mut stop: tokio::sync::watch::Receiver<bool
             _ = stop.changed() => return,
         }
         app.usage.flush(app.store.as_ref()).await;
-        crate::keys::record_expiries(&app).await;
+        app.services.record_expiries().await;
     }
 }
 

@@ -479,6 +479,7 @@ async fn revoked_and_expired_keys_say_so() {
             synaptiq_core::scope::Environment::Live,
             &id,
             synaptiq_types::time::Timestamp::now(),
+            &synaptiq_store::Actor::local("test"),
         )
         .await
         .expect("revoke");

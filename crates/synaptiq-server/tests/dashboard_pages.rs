@@ -14,10 +14,12 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use common::TestApp;
 use common::dashboard::{Browser, PASSWORD, csrf_of, html};
+use common::issue;
+use synaptiq_app::Actor;
+use synaptiq_app::keys::KeySpec;
 use synaptiq_core::ids::OrgId;
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_store::{Role, UsageCount};
 use synaptiq_types::time::Timestamp;
 
@@ -95,7 +97,7 @@ async fn fixture() -> Fixture {
             },
             rotated_from: None,
         };
-        let (rec, secret) = issue(t.store.as_ref(), &t.app.pepper, spec, &Actor::local("cli"))
+        let (rec, secret) = issue(&t.store, &t.app.pepper, spec, &Actor::local("cli"))
             .await
             .expect("key");
         ids.push(rec.id.to_string());
@@ -105,11 +107,21 @@ async fn fixture() -> Fixture {
     let id = |i: usize| synaptiq_core::ids::KeyId::parse(&ids[i]).expect("id");
     // "Old integration" is revoked; "CRM sync" was seen over plain HTTP.
     t.store
-        .revoke_key(&org, Environment::Live, &id(3), now)
+        .revoke_key(
+            &org,
+            Environment::Live,
+            &id(3),
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("revoke");
     t.store
-        .mark_exposed(&t.app.pepper.hash(secrets[1].expose()), now)
+        .mark_exposed(
+            &t.app.pepper.hash(secrets[1].expose()),
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("exposed");
     let owner = t.sign_in("owner@acme.example").await;

@@ -375,8 +375,8 @@ async fn expiry_is_enforced_and_recorded_by_the_sweep() {
             .expect("msg")
             .contains("expired")
     );
-    synaptiq_server::keys::record_expiries(&t.app).await;
-    synaptiq_server::keys::record_expiries(&t.app).await;
+    t.app.services.record_expiries().await;
+    t.app.services.record_expiries().await;
     let r = t
         .call(
             Method::GET,

@@ -447,7 +447,12 @@ async fn cached_pages_follow_every_change() {
     };
     let first = t
         .store
-        .create_lead(&t.org_a, Live, &new("one@orbit.io"))
+        .create_lead(
+            &t.org_a,
+            Live,
+            &new("one@orbit.io"),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("create");
     let r = list(read).await;
@@ -460,7 +465,12 @@ async fn cached_pages_follow_every_change() {
 
     // A lead created outside the API: the next list and search show it.
     t.store
-        .create_lead(&t.org_a, Live, &new("two@orbit.io"))
+        .create_lead(
+            &t.org_a,
+            Live,
+            &new("two@orbit.io"),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("create");
     assert_eq!(list(read).await.body["pagination"]["total"], 2);
@@ -473,7 +483,13 @@ async fn cached_pages_follow_every_change() {
     };
     let id = LeadId::parse(&first.id).expect("id");
     t.store
-        .update_lead(&t.org_a, Live, &id, &patch)
+        .update_lead(
+            &t.org_a,
+            Live,
+            &id,
+            &patch,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("patch")
         .expect("exists");
@@ -489,7 +505,7 @@ async fn cached_pages_follow_every_change() {
     // A delete.
     assert!(
         t.store
-            .delete_lead(&t.org_a, Live, &id)
+            .delete_lead(&t.org_a, Live, &id, &synaptiq_store::Actor::local("test"))
             .await
             .expect("delete")
     );
@@ -506,7 +522,12 @@ async fn cached_pages_follow_every_change() {
         0
     );
     t.store
-        .create_lead(&t.org_a, Test, &new("three@orbit.io"))
+        .create_lead(
+            &t.org_a,
+            Test,
+            &new("three@orbit.io"),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("create");
     assert_eq!(

@@ -11,7 +11,7 @@ use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
 use crate::model::{
-    AuditFilter, AuthRecord, KeyRecord, NewAuditEvent, NewKey, NewSession, OrgRecord, Role,
+    Actor, AuditFilter, AuthRecord, KeyRecord, NewEvent, NewKey, NewSession, OrgRecord, Role,
     RotateOutcome, SessionHash, SessionRecord, UsageCount, UsageFact, UserRecord,
 };
 use synaptiq_core::scope::KeyStatus;
@@ -98,11 +98,13 @@ pub trait OrgStore {
 }
 
 /// API keys. Keys are found by their HMAC only; every other lookup is scoped to an
-/// organization and environment.
+/// organization and environment. Every change records its `key.*` event, by `actor`, in its
+/// own transaction: the change and its event commit together or not at all.
 #[async_trait]
 pub trait KeyStore {
-    /// Inserts a key. A hash collision (impossible in practice) is a `Conflict`.
-    async fn insert_key(&self, key: NewKey) -> Result<KeyRecord>;
+    /// Inserts a key (`key.created`). A hash collision (impossible in practice) is a
+    /// `Conflict`.
+    async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord>;
     /// The key with this hash and its organization, whatever its status (the caller decides
     /// whether it is usable, so it can say "revoked" or "expired").
     async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<AuthRecord>>;
@@ -118,19 +120,26 @@ pub trait KeyStore {
         now: Timestamp,
         page: PageRequest,
     ) -> Result<(Vec<KeyRecord>, u64)>;
-    /// Revokes a key now (idempotent: an already revoked key keeps its first revocation time);
-    /// bumps the change epoch. `None` when the key does not exist in that scope.
+    /// Revokes a key now (idempotent: an already revoked key keeps its first revocation time;
+    /// `key.revoked` each time); bumps the change epoch. `None` when the key does not exist
+    /// in that scope.
     async fn revoke_key(
         &self,
         org: &OrgId,
         env: Environment,
         id: &KeyId,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<Option<KeyRecord>>;
     /// Rotates `id`: inserts `replacement` (same organization, environment, name, scope and
     /// allow-list, prepared by the caller) and makes the old key end at `deadline` (or earlier,
     /// if it already expired sooner), atomically. Only a usable key (active or rotating) can be
-    /// rotated. Bumps the change epoch.
+    /// rotated. Records `key.created` (the new key) then `key.rotated` (the old one); bumps the
+    /// change epoch.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "scope, key, replacement, times, actor"
+    )]
     async fn rotate_key(
         &self,
         org: &OrgId,
@@ -139,8 +148,10 @@ pub trait KeyStore {
         replacement: NewKey,
         deadline: Timestamp,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<RotateOutcome>;
-    /// Changes a key's name and/or allow-list; bumps the change epoch. `None` when absent.
+    /// Changes a key's name and/or allow-list (`key.updated`); bumps the change epoch. `None`
+    /// when absent.
     async fn update_key(
         &self,
         org: &OrgId,
@@ -148,18 +159,21 @@ pub trait KeyStore {
         id: &KeyId,
         name: Option<&str>,
         allowed_ips: Option<&[String]>,
+        actor: &Actor,
     ) -> Result<Option<KeyRecord>>;
     /// Deletes a key: it stops working at once and leaves every list; the row stays for the
-    /// audit trail. `false` when absent (or already deleted).
+    /// audit trail (`key.deleted`). `false` when absent (or already deleted).
     async fn delete_key(
         &self,
         org: &OrgId,
         env: Environment,
         id: &KeyId,
         now: Timestamp,
+        actor: &Actor,
     ) -> Result<bool>;
     /// Keys whose `expiresAt` has passed and whose expiry has not been recorded yet; marks
-    /// them recorded. Each key is returned by exactly one call, whichever node makes it.
+    /// them recorded, with a `key.expired` event each (actor `system`). Each key is returned by
+    /// exactly one call, whichever node makes it.
     async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>>;
     /// Writes a batch of last-use facts in one transaction. A fact older than the stored one
     /// does not overwrite it (batches from several nodes merge).
@@ -167,18 +181,31 @@ pub trait KeyStore {
     /// Where a key lives, for operator tools that are given only its id (the CLI). Never used
     /// on a customer request path.
     async fn locate_key(&self, id: &KeyId) -> Result<Option<(OrgId, Environment)>>;
-    /// Marks the key with this hash as exposed (first time only), returning it; `None` when no
-    /// such key exists.
-    async fn mark_exposed(&self, hash: &KeyHash, now: Timestamp) -> Result<Option<KeyRecord>>;
+    /// Marks the key with this hash as exposed (the first time is kept; `key.exposed` each
+    /// time), returning it; `None` when no such key exists.
+    async fn mark_exposed(
+        &self,
+        hash: &KeyHash,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<Option<KeyRecord>>;
     /// The change epoch: increases whenever something that authentication caches changes.
     async fn change_epoch(&self) -> Result<i64>;
 }
 
 /// Leads. Emails are unique per (organization, environment), compared case-insensitively.
+/// Every change records its `lead.*` event, by `actor`, in its own transaction.
 #[async_trait]
 pub trait LeadStore {
-    /// Creates a lead; `Conflict { param: "email", existing_id }` on a duplicate email.
-    async fn create_lead(&self, org: &OrgId, env: Environment, lead: &CreateLead) -> Result<Lead>;
+    /// Creates a lead (`lead.created`); `Conflict { param: "email", existing_id }` on a
+    /// duplicate email.
+    async fn create_lead(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        lead: &CreateLead,
+        actor: &Actor,
+    ) -> Result<Lead>;
     /// One lead.
     async fn get_lead(&self, org: &OrgId, env: Environment, id: &LeadId) -> Result<Option<Lead>>;
     /// A number that increases with every change to the leads of `org` in `env` (made in the
@@ -208,16 +235,25 @@ pub trait LeadStore {
         q: &str,
         page: PageRequest,
     ) -> Result<(Vec<Lead>, u64)>;
-    /// Applies a partial update atomically; `None` when the lead does not exist in that scope.
+    /// Applies a partial update atomically (`lead.updated`, and `lead.qualified` or
+    /// `lead.converted` when the status becomes one of those); `None` when the lead does not
+    /// exist in that scope.
     async fn update_lead(
         &self,
         org: &OrgId,
         env: Environment,
         id: &LeadId,
         patch: &UpdateLead,
+        actor: &Actor,
     ) -> Result<Option<Lead>>;
-    /// Deletes a lead; `false` when it did not exist in that scope.
-    async fn delete_lead(&self, org: &OrgId, env: Environment, id: &LeadId) -> Result<bool>;
+    /// Deletes a lead (`lead.deleted`); `false` when it did not exist in that scope.
+    async fn delete_lead(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &LeadId,
+        actor: &Actor,
+    ) -> Result<bool>;
 }
 
 /// Dashboard users.
@@ -273,12 +309,13 @@ pub trait UsageStore {
     ) -> Result<Vec<UsageCount>>;
 }
 
-/// The audit log.
+/// The events table and the audit log read from it.
 #[async_trait]
 pub trait AuditStore {
-    /// Appends an event.
-    async fn record(&self, event: NewAuditEvent) -> Result<()>;
-    /// A page of an organization's events in one environment, newest first, with the total.
+    /// Appends an event that no stored change carries (changes record their own).
+    async fn record(&self, event: NewEvent) -> Result<()>;
+    /// A page of an organization's audited events ([`synaptiq_core::event::EventKind::audited`])
+    /// in one environment, newest first, with the total.
     async fn list_audit(
         &self,
         org: &OrgId,

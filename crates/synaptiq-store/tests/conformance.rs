@@ -4,7 +4,7 @@
 //! cases run in parallel). A backend passes when every case passes on it.
 //!
 //! Layout: `harness` opens a fresh store per case and builds fixtures; `orgs_users_audit`,
-//! `keys`, `key_lifecycle`, `leads`, `lead_totals`, `lead_search` and `dashboard` hold the cases; the
+//! `events`, `keys`, `key_lifecycle`, `leads`, `lead_totals`, `lead_search` and `dashboard` hold the cases; the
 //! `suite!` list below names each case once and instantiates it for both backends.
 
 #![allow(
@@ -14,6 +14,8 @@
 
 #[path = "conformance/dashboard.rs"]
 mod dashboard;
+#[path = "conformance/events.rs"]
+mod events;
 #[path = "conformance/harness.rs"]
 mod harness;
 #[path = "conformance/key_lifecycle.rs"]
@@ -103,6 +105,8 @@ suite! {
     dashboard::usage_batches_span_several_statements,
     dashboard::concurrent_usage_flushes_lose_nothing;
     raw:
+    events::every_change_records_its_event,
+    events::a_change_without_its_event_does_not_happen,
     lead_totals::totals_stay_exact_through_changes,
     lead_totals::date_filtered_totals,
     lead_totals::deep_pages_follow_the_offset_order,

@@ -147,7 +147,10 @@ async fn sqlite_reads_lead_versions_without_waiting_and_sees_other_writers() {
         let lead: CreateLead =
             serde_json::from_value(serde_json::json!({ "email": format!("l{i}@acme.io") }))
                 .expect("lead");
-        writer.create_lead(&org, Live, &lead).await.expect("lead");
+        writer
+            .create_lead(&org, Live, &lead, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("lead");
         let now = reader.lead_version_now(&org, Live).expect("read");
         assert!(
             now > last,

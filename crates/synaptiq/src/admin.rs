@@ -2,13 +2,15 @@
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use synaptiq_app::keys::{KeySpec, MAX_GRACE_SECS, RotateError, created};
+use synaptiq_app::{Actor, NoAuthCache, Services};
 use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{Actor, KeySpec, created, issue};
-use synaptiq_store::Role;
+use synaptiq_store::{Role, Store};
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
@@ -17,6 +19,12 @@ use crate::setup;
 
 fn plan(s: &str) -> Result<Plan> {
     Plan::parse(s).ok_or_else(|| anyhow!("unknown plan `{s}`: use starter, pro or enterprise"))
+}
+
+/// The use cases as the CLI runs them: it caches no keys (running servers see its changes
+/// through the store's change epoch).
+fn cli_services(store: &Arc<dyn Store>) -> Services {
+    Services::new(store.clone(), Arc::new(NoAuthCache))
 }
 
 fn org_id(s: &str) -> Result<OrgId> {
@@ -114,7 +122,9 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 rotated_from: None,
             };
             let pepper = setup::pepper(g)?;
-            let (rec, secret) = issue(store.as_ref(), &pepper, spec, &Actor::local("cli")).await?;
+            let (rec, secret) = cli_services(&store)
+                .issue_key(&pepper, spec, &Actor::local("cli"))
+                .await?;
             if json {
                 print_json(&created(&rec, &secret))?;
             } else {
@@ -169,13 +179,14 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 .locate_key(&id)
                 .await?
                 .ok_or_else(|| anyhow!("no key {id}"))?;
-            synaptiq_server::keys::revoke(store.as_ref(), &org, env, &id, &Actor::local("cli"))
+            cli_services(&store)
+                .revoke_key(&org, env, &id, &Actor::local("cli"))
                 .await?;
             println!("revoked {id} (running servers refuse it within 2 s)");
         }
         KeyCommand::Rotate { id, grace } => {
             let id = KeyId::parse(&id).map_err(|e| anyhow!("{e}"))?;
-            if !(0..=synaptiq_server::keys::MAX_GRACE_SECS).contains(&grace) {
+            if !(0..=MAX_GRACE_SECS).contains(&grace) {
                 bail!("--grace must be between 0 and 604800 seconds");
             }
             let (org, env) = store
@@ -183,26 +194,19 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 .await?
                 .ok_or_else(|| anyhow!("no key {id}"))?;
             let pepper = setup::pepper(g)?;
-            let (old, new, secret) = synaptiq_server::keys::rotate(
-                store.as_ref(),
-                &pepper,
-                &org,
-                env,
-                &id,
-                grace,
-                &Actor::local("cli"),
-            )
-            .await
-            .map_err(|e| match e {
-                synaptiq_server::keys::RotateError::NotFound => anyhow!("no key {id}"),
-                synaptiq_server::keys::RotateError::NotUsable(s) => {
-                    anyhow!(
-                        "key {id} is {}; only active or rotating keys can be rotated",
-                        s.as_str()
-                    )
-                }
-                synaptiq_server::keys::RotateError::Store(e) => anyhow!(e),
-            })?;
+            let (old, new, secret) = cli_services(&store)
+                .rotate_key(&pepper, &org, env, &id, grace, &Actor::local("cli"))
+                .await
+                .map_err(|e| match e {
+                    RotateError::NotFound => anyhow!("no key {id}"),
+                    RotateError::NotUsable(s) => {
+                        anyhow!(
+                            "key {id} is {}; only active or rotating keys can be rotated",
+                            s.as_str()
+                        )
+                    }
+                    RotateError::Store(e) => anyhow!(e),
+                })?;
             let deadline = old.expires_at.map(|t| t.to_iso()).unwrap_or_default();
             println!(
                 "rotated {id} -> {} (old key works until {deadline})",

@@ -1,12 +1,14 @@
 //! `synaptiq serve`: configuration, first-run bootstrap, and the server until a signal.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use synaptiq_app::keys::KeySpec;
+use synaptiq_app::{Actor, NoAuthCache, Services};
 use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_server::{PlaintextKeyPolicy, ServerConfig, TlsMode};
 use synaptiq_store::{Role, Store};
 
@@ -80,7 +82,7 @@ fn generated_password() -> Result<String> {
 /// On an empty database: organization "Default" (starter), an owner login and a test admin
 /// key, printed once.
 async fn bootstrap(
-    store: &dyn Store,
+    store: &Arc<dyn Store>,
     g: &Global,
     public_url: &str,
     cacert: Option<&str>,
@@ -109,7 +111,9 @@ async fn bootstrap(
         allowed_ips: vec![],
         rotated_from: None,
     };
-    let (rec, secret) = issue(store, &pepper, spec, &Actor::local("bootstrap")).await?;
+    let (rec, secret) = Services::new(store.clone(), Arc::new(NoAuthCache))
+        .issue_key(&pepper, spec, &Actor::local("bootstrap"))
+        .await?;
     let cacert = cacert.map(|p| format!(" --cacert {p}")).unwrap_or_default();
     println!(
         "First run: created organization \"Default\" ({}) on the starter plan.",
@@ -199,7 +203,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         .as_ref()
         .filter(|_| matches!(bound.app.config.tls, TlsMode::SelfSigned))
         .map(|t| t.cert_path.display().to_string());
-    bootstrap(store.as_ref(), g, &public_url, cacert.as_deref()).await?;
+    bootstrap(&store, g, &public_url, cacert.as_deref()).await?;
     let scheme = if bound.tls.is_some() {
         "https"
     } else {

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use synaptiq_core::event::EventKind;
 use synaptiq_core::ids::KeyId;
 use synaptiq_store::AuditFilter;
 use synaptiq_types::pagination::PageRequest;
@@ -18,17 +19,6 @@ use super::keys::all_keys;
 use super::view::{When, when};
 use super::{Chrome, DashError, DashUser, env_param};
 use crate::app::AppState;
-
-/// Event types the filter offers.
-pub const EVENT_TYPES: [&str; 7] = [
-    "key.created",
-    "key.rotated",
-    "key.revoked",
-    "key.expired",
-    "key.exposed",
-    "key.updated",
-    "key.deleted",
-];
 
 const PER_PAGE: u32 = 50;
 
@@ -121,7 +111,9 @@ pub async fn page(
         .as_deref()
         .filter(|s| !s.is_empty())
         .and_then(|s| KeyId::parse(s).ok());
-    let kind = q.kind.filter(|k| EVENT_TYPES.contains(&k.as_str()));
+    let kind = q
+        .kind
+        .filter(|k| EventKind::parse(k).is_some_and(EventKind::audited));
     let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
     let req = PageRequest::new(Some(page_no), Some(PER_PAGE))
         .map_err(|e| DashError::Internal(e.message))?;
@@ -187,12 +179,11 @@ pub async fn page(
                 selected: k.id.as_str() == selected_key,
             })
             .collect(),
-        types: EVENT_TYPES
-            .iter()
+        types: EventKind::audited_kinds()
             .map(|t| Choice {
-                value: (*t).to_owned(),
-                label: (*t).to_owned(),
-                selected: *t == selected_kind,
+                value: t.as_str().to_owned(),
+                label: t.as_str().to_owned(),
+                selected: t.as_str() == selected_kind,
             })
             .collect(),
         events: rows,

@@ -18,7 +18,7 @@ use synaptiq_types::time::Timestamp;
 use super::view::{KeyRow, When, when};
 use super::{Chrome, DashError, DashUser, env_param};
 use crate::app::AppState;
-use crate::keys::{self, KeySpec};
+use synaptiq_app::keys::{self, KeySpec};
 
 /// A secret to show once.
 #[derive(Debug, Clone)]
@@ -296,7 +296,10 @@ pub async fn create(
         allowed_ips: parts.allowed_ips,
         rotated_from: None,
     };
-    let (rec, secret) = keys::issue(app.store.as_ref(), &app.pepper, spec, &user.actor()).await?;
+    let (rec, secret) = app
+        .services
+        .issue_key(&app.pepper, spec, &user.actor())
+        .await?;
     let mut page = build(&app, &user, parts.env).await?;
     page.created = Some(NewSecret {
         secret: secret.expose().to_owned(),

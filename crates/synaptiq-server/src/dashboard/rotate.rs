@@ -19,7 +19,7 @@ use super::keys::{NewSecret, Rotated, build, deadline};
 use super::view::KeyRow;
 use super::{Chrome, DashError, DashUser, env_param, see_other};
 use crate::app::AppState;
-use crate::keys::{self, RotateError};
+use synaptiq_app::keys::{self, RotateError};
 
 /// One grace-period choice.
 #[derive(Debug, Clone)]
@@ -152,28 +152,16 @@ pub async fn rotate(
         .filter(|g| grace_choices().iter().any(|c| c.secs == *g))
         .ok_or_else(|| DashError::Invalid("Choose one of the grace periods offered.".into()))?;
     let id = KeyId::parse(&id).map_err(|_| DashError::NotFound("key"))?;
-    let result = keys::rotate(
-        app.store.as_ref(),
-        &app.pepper,
-        &user.org.id,
-        env,
-        &id,
-        grace,
-        &user.actor(),
-    )
-    .await;
+    let result = app
+        .services
+        .rotate_key(&app.pepper, &user.org.id, env, &id, grace, &user.actor())
+        .await;
     let (old, new, secret) = match result {
         Ok(v) => v,
         Err(RotateError::NotFound) => return Err(DashError::NotFound("key")),
-        Err(RotateError::NotUsable(s)) => {
-            return Err(DashError::Invalid(format!(
-                "This key is {}; only active or rotating keys can be rotated.",
-                s.as_str()
-            )));
-        }
+        Err(e @ RotateError::NotUsable(_)) => return Err(DashError::Invalid(e.to_string())),
         Err(RotateError::Store(e)) => return Err(e.into()),
     };
-    app.keys.clear();
     let now = Timestamp::now();
     let mut page = build(&app, &user, env).await?;
     page.rotated = Some(Rotated {
@@ -207,16 +195,10 @@ pub async fn revoke(
     }
     let now = Timestamp::now();
     if key.status(now) != KeyStatus::Revoked {
-        crate::keys::revoke(
-            app.store.as_ref(),
-            &user.org.id,
-            env,
-            &key.id,
-            &user.actor(),
-        )
-        .await?
-        .ok_or(DashError::NotFound("key"))?;
-        app.keys.clear();
+        app.services
+            .revoke_key(&user.org.id, env, &key.id, &user.actor())
+            .await?
+            .ok_or(DashError::NotFound("key"))?;
     }
     Ok(see_other(&format!(
         "/dashboard/keys?env={}&revoked={}",

@@ -114,8 +114,8 @@ pub struct DashUser {
 
 impl DashUser {
     /// The audit actor: the user's id and the client address.
-    pub fn actor(&self) -> crate::keys::Actor {
-        crate::keys::Actor {
+    pub fn actor(&self) -> synaptiq_app::Actor {
+        synaptiq_app::Actor {
             id: self.user.id.to_string(),
             ip: Some(self.ip.to_string()),
         }

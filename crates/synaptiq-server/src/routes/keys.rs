@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::ids::KeyId;
 use synaptiq_core::scope::{KeyStatus, Scope};
-use synaptiq_store::NewAuditEvent;
 use synaptiq_types::ErrorCode;
 use synaptiq_types::keys::{
     ApiKey, CreateKey, CreatedKey, KeyList, KeyListQuery, KeyStatusFilter, RotateKey, RotatedKey,
@@ -19,25 +18,11 @@ use synaptiq_types::time::Timestamp;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, Query};
-use crate::keys::{self, DEFAULT_GRACE_SECS, KeySpec, MAX_GRACE_SECS, RotateError};
 use crate::stack::Caller;
+use synaptiq_app::keys::{self, DEFAULT_GRACE_SECS, KeySpec, MAX_GRACE_SECS, RotateError};
 
 fn key_id(raw: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(raw).map_err(|_| ApiError::not_found("key"))
-}
-
-async fn audit(app: &AppState, caller: &Caller, kind: &str, key: &KeyId) -> Result<(), ApiError> {
-    app.store
-        .record(NewAuditEvent {
-            org_id: caller.auth.key.org_id.clone(),
-            environment: caller.auth.key.environment,
-            kind: kind.to_owned(),
-            actor: caller.actor().id,
-            key_id: Some(key.clone()),
-            ip: Some(caller.ip.to_string()),
-        })
-        .await?;
-    Ok(())
 }
 
 /// Lists the environment's keys, newest first.
@@ -95,7 +80,10 @@ pub async fn create(
         allowed_ips,
         rotated_from: None,
     };
-    let (rec, secret) = keys::issue(app.store.as_ref(), &app.pepper, spec, &caller.actor()).await?;
+    let (rec, secret) = app
+        .services
+        .issue_key(&app.pepper, spec, &caller.actor())
+        .await?;
     let mut res = (StatusCode::CREATED, Json(keys::created(&rec, &secret))).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/keys/{}", rec.id)) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -144,12 +132,17 @@ pub async fn update(
     let k = &caller.auth.key;
     let name = body.name.as_deref().map(str::trim);
     let rec = app
-        .store
-        .update_key(&k.org_id, k.environment, &id, name, ips.as_deref())
+        .services
+        .update_key(
+            &k.org_id,
+            k.environment,
+            &id,
+            name,
+            ips.as_deref(),
+            &caller.actor(),
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("key"))?;
-    app.keys.clear();
-    audit(&app, &caller, "key.updated", &id).await?;
     Ok(Json(rec.to_wire(Timestamp::now())))
 }
 
@@ -175,32 +168,25 @@ pub async fn rotate(
         ));
     }
     let k = &caller.auth.key;
-    let result = keys::rotate(
-        app.store.as_ref(),
-        &app.pepper,
-        &k.org_id,
-        k.environment,
-        &id,
-        grace,
-        &caller.actor(),
-    )
-    .await;
+    let result = app
+        .services
+        .rotate_key(
+            &app.pepper,
+            &k.org_id,
+            k.environment,
+            &id,
+            grace,
+            &caller.actor(),
+        )
+        .await;
     let (old, new, secret) = match result {
         Ok(v) => v,
         Err(RotateError::NotFound) => return Err(ApiError::not_found("key")),
-        Err(RotateError::NotUsable(s)) => {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "This key is {}; only active or rotating keys can be rotated.",
-                    s.as_str()
-                ),
-            )
-            .with_param("id"));
+        Err(e @ RotateError::NotUsable(_)) => {
+            return Err(ApiError::new(ErrorCode::Conflict, e.to_string()).with_param("id"));
         }
         Err(RotateError::Store(e)) => return Err(e.into()),
     };
-    app.keys.clear();
     let now = Timestamp::now();
     let body = RotatedKey {
         new_key: keys::created(&new, &secret),
@@ -220,16 +206,11 @@ pub async fn revoke(
 ) -> Result<Json<ApiKey>, ApiError> {
     let id = key_id(&id)?;
     let k = &caller.auth.key;
-    let rec = keys::revoke(
-        app.store.as_ref(),
-        &k.org_id,
-        k.environment,
-        &id,
-        &caller.actor(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("key"))?;
-    app.keys.clear();
+    let rec = app
+        .services
+        .revoke_key(&k.org_id, k.environment, &id, &caller.actor())
+        .await?
+        .ok_or_else(|| ApiError::not_found("key"))?;
     Ok(Json(rec.to_wire(Timestamp::now())))
 }
 
@@ -245,13 +226,11 @@ pub async fn delete(
     let id = key_id(&id)?;
     let k = &caller.auth.key;
     if !app
-        .store
-        .delete_key(&k.org_id, k.environment, &id, Timestamp::now())
+        .services
+        .delete_key(&k.org_id, k.environment, &id, &caller.actor())
         .await?
     {
         return Err(ApiError::not_found("key"));
     }
-    app.keys.clear();
-    audit(&app, &caller, "key.deleted", &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -163,8 +163,8 @@ pub async fn create(
     body.validate()?;
     let k = &caller.auth.key;
     let lead = app
-        .store
-        .create_lead(&k.org_id, k.environment, &body)
+        .services
+        .create_lead(&k.org_id, k.environment, &body, &caller.actor())
         .await?;
     let mut res = (StatusCode::CREATED, Json(&lead)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/leads/{}", lead.id)) {
@@ -190,8 +190,8 @@ pub async fn update(
     body.validate()?;
     let k = &caller.auth.key;
     let lead = app
-        .store
-        .update_lead(&k.org_id, k.environment, &id, &body)
+        .services
+        .update_lead(&k.org_id, k.environment, &id, &body, &caller.actor())
         .await?;
     lead.map(Json).ok_or_else(|| ApiError::not_found("lead"))
 }
@@ -207,7 +207,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = lead_id(&id)?;
     let k = &caller.auth.key;
-    if app.store.delete_lead(&k.org_id, k.environment, &id).await? {
+    if app
+        .services
+        .delete_lead(&k.org_id, k.environment, &id, &caller.actor())
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("lead"))

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use serde_json::Value;
+use synaptiq_app::keys::KeySpec;
+use synaptiq_app::{Actor, NoAuthCache, Services};
 use synaptiq_core::hash::Pepper;
 use synaptiq_core::ids::OrgId;
 use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
-use synaptiq_server::keys::{Actor, KeySpec, issue};
 use synaptiq_server::stack::ClientAddr;
 use synaptiq_server::{AppState, ServerConfig};
 use synaptiq_store::Store;
@@ -169,7 +170,7 @@ impl TestApp {
                     allowed_ips: vec![],
                     rotated_from: None,
                 };
-                let (_, secret) = issue(store.as_ref(), &pepper, spec, &Actor::local("test"))
+                let (_, secret) = issue(&store, &pepper, spec, &Actor::local("test"))
                     .await
                     .expect("key");
                 secret.expose().to_owned()
@@ -275,14 +276,9 @@ impl TestApp {
             allowed_ips: vec![],
             rotated_from: None,
         };
-        let (rec, secret) = issue(
-            self.store.as_ref(),
-            &self.app.pepper,
-            spec,
-            &Actor::local("test"),
-        )
-        .await
-        .expect("key");
+        let (rec, secret) = issue(&self.store, &self.app.pepper, spec, &Actor::local("test"))
+            .await
+            .expect("key");
         (rec.id.to_string(), secret.expose().to_owned())
     }
 
@@ -299,4 +295,17 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["id"].as_str().expect("id").to_owned()
     }
+}
+
+/// Issues a key the way the CLI does (no key cache of this process to clear).
+pub async fn issue(
+    store: &Arc<dyn Store>,
+    pepper: &Pepper,
+    spec: KeySpec,
+    actor: &Actor,
+) -> Result<(synaptiq_store::KeyRecord, synaptiq_core::key::ApiKeySecret), synaptiq_store::StoreError>
+{
+    Services::new(store.clone(), Arc::new(NoAuthCache))
+        .issue_key(pepper, spec, actor)
+        .await
 }

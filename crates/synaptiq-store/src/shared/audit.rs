@@ -7,31 +7,23 @@ macro_rules! impl_audit_store {
             use async_trait::async_trait;
             // Dynamic SQL here is assembled only from constants; values are bound.
             use sqlx::AssertSqlSafe;
-            use synaptiq_core::ids::{AuditEventId, OrgId};
+            use synaptiq_core::ids::OrgId;
             use synaptiq_core::scope::Environment;
             use synaptiq_types::audit::AuditEvent;
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{AuditFilter, NewAuditEvent};
+            use $crate::model::{AuditFilter, NewEvent};
             use $crate::rows::audit_from_row;
-            use $crate::sql::{AUDIT_COLUMNS, AUDIT_FILTER, INSERT_AUDIT, count, limit_offset};
+            use $crate::sql::{AUDIT_COLUMNS, audit_filter_sql, count, limit_offset};
             use $crate::traits::{AuditStore, Result};
 
             #[async_trait]
             impl AuditStore for $store {
-                async fn record(&self, ev: NewAuditEvent) -> Result<()> {
-                    sqlx::query(INSERT_AUDIT)
-                        .bind(AuditEventId::generate().as_str())
-                        .bind(ev.org_id.as_str())
-                        .bind(ev.environment.as_str())
-                        .bind(&ev.kind)
-                        .bind(&ev.actor)
-                        .bind(ev.key_id.as_ref().map(|k| k.as_str().to_owned()))
-                        .bind(ev.ip)
-                        .bind(Timestamp::now().millis())
-                        .execute(self.writer())
-                        .await?;
+                async fn record(&self, ev: NewEvent) -> Result<()> {
+                    let mut tx = self.writer().begin().await?;
+                    Self::record_events_in(&mut tx, std::slice::from_ref(&ev)).await?;
+                    tx.commit().await?;
                     Ok(())
                 }
 
@@ -45,9 +37,10 @@ macro_rules! impl_audit_store {
                     let key_id = f.key_id.as_ref().map(|k| k.as_str().to_owned());
                     let since = f.since.map(Timestamp::millis);
                     let until = f.until.map(Timestamp::millis);
+                    let filter = audit_filter_sql();
                     let (limit, offset) = limit_offset(page);
                     let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM audit_events WHERE {AUDIT_FILTER}"
+                        "SELECT COUNT(*) FROM events WHERE {filter}"
                     )))
                     .bind(org.as_str())
                     .bind(env.as_str())
@@ -58,8 +51,8 @@ macro_rules! impl_audit_store {
                     .fetch_one(self.pool())
                     .await?;
                     let rows = sqlx::query(AssertSqlSafe(format!(
-                        "SELECT {AUDIT_COLUMNS} FROM audit_events \
-                         WHERE {AUDIT_FILTER} ORDER BY created_at DESC, id DESC \
+                        "SELECT {AUDIT_COLUMNS} FROM events \
+                         WHERE {filter} ORDER BY created_at DESC, id DESC \
                          LIMIT $7 OFFSET $8"
                     )))
                     .bind(org.as_str())

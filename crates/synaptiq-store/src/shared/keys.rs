@@ -11,13 +11,16 @@ macro_rules! impl_key_store {
             // Dynamic SQL below is assembled only from constants and closed enums; values
             // are bound.
             use sqlx::AssertSqlSafe;
+            use synaptiq_core::event::EventKind;
             use synaptiq_core::hash::KeyHash;
             use synaptiq_core::ids::{KeyId, OrgId};
             use synaptiq_core::scope::{Environment, KeyStatus};
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{AuthRecord, KeyRecord, NewKey, RotateOutcome, UsageFact};
+            use $crate::model::{
+                Actor, AuthRecord, KeyRecord, NewEvent, NewKey, RotateOutcome, Subject, UsageFact,
+            };
             use $crate::rows::{auth_from_row, corrupt, inserted, key_from_row};
             use $crate::sql::{
                 DELETE_KEY, INSERT_KEY, KEY_COLUMNS, conflict_or, count, fetch_key_sql,
@@ -74,11 +77,26 @@ macro_rules! impl_key_store {
                     .transpose()
             }
 
+            /// The event `kind` about key `k`, by `actor`.
+            fn key_event(k: &KeyRecord, kind: EventKind, actor: &Actor) -> NewEvent {
+                NewEvent {
+                    org_id: k.org_id.clone(),
+                    environment: k.environment,
+                    kind,
+                    subject: Subject::Key(k.id.clone()),
+                    actor: actor.clone(),
+                }
+            }
+
             #[async_trait]
             impl KeyStore for $store {
-                async fn insert_key(&self, key: NewKey) -> Result<KeyRecord> {
-                    let mut conn = self.writer().acquire().await?;
-                    insert_key_in(&mut conn, key, Timestamp::now()).await
+                async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord> {
+                    let mut tx = self.writer().begin().await?;
+                    let k = insert_key_in(&mut tx, key, Timestamp::now()).await?;
+                    Self::record_events_in(&mut tx, &[key_event(&k, EventKind::KeyCreated, actor)])
+                        .await?;
+                    tx.commit().await?;
+                    Ok(k)
                 }
 
                 async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<AuthRecord>> {
@@ -142,6 +160,7 @@ macro_rules! impl_key_store {
                     env: Environment,
                     id: &KeyId,
                     now: Timestamp,
+                    actor: &Actor,
                 ) -> Result<Option<KeyRecord>> {
                     let mut tx = self.writer().begin().await?;
                     let Some(row) = sqlx::query(AssertSqlSafe(revoke_sql()))
@@ -156,6 +175,11 @@ macro_rules! impl_key_store {
                         return Ok(None);
                     };
                     let key = key_from_row(&row)?;
+                    Self::record_events_in(
+                        &mut tx,
+                        &[key_event(&key, EventKind::KeyRevoked, actor)],
+                    )
+                    .await?;
                     Self::bump_epoch(&mut tx).await?;
                     tx.commit().await?;
                     Ok(Some(key))
@@ -169,6 +193,7 @@ macro_rules! impl_key_store {
                     replacement: NewKey,
                     deadline: Timestamp,
                     now: Timestamp,
+                    actor: &Actor,
                 ) -> Result<RotateOutcome> {
                     // The lock is taken before the old key's status is read (SQLite: the write
                     // lock, from the first statement; PostgreSQL: the old key's row lock), so
@@ -200,6 +225,11 @@ macro_rules! impl_key_store {
                         return Err(corrupt(&what));
                     };
                     let old = key_from_row(&row)?;
+                    let events = [
+                        key_event(&new, EventKind::KeyCreated, actor),
+                        key_event(&old, EventKind::KeyRotated, actor),
+                    ];
+                    Self::record_events_in(&mut tx, &events).await?;
                     Self::bump_epoch(&mut tx).await?;
                     tx.commit().await?;
                     Ok(RotateOutcome::Rotated {
@@ -215,6 +245,7 @@ macro_rules! impl_key_store {
                     id: &KeyId,
                     name: Option<&str>,
                     allowed_ips: Option<&[String]>,
+                    actor: &Actor,
                 ) -> Result<Option<KeyRecord>> {
                     let ips = allowed_ips
                         .map(serde_json::to_string)
@@ -234,6 +265,11 @@ macro_rules! impl_key_store {
                         return Ok(None);
                     };
                     let key = key_from_row(&row)?;
+                    Self::record_events_in(
+                        &mut tx,
+                        &[key_event(&key, EventKind::KeyUpdated, actor)],
+                    )
+                    .await?;
                     Self::bump_epoch(&mut tx).await?;
                     tx.commit().await?;
                     Ok(Some(key))
@@ -245,6 +281,7 @@ macro_rules! impl_key_store {
                     env: Environment,
                     id: &KeyId,
                     now: Timestamp,
+                    actor: &Actor,
                 ) -> Result<bool> {
                     let mut tx = self.writer().begin().await?;
                     let changed = sqlx::query(DELETE_KEY)
@@ -259,17 +296,34 @@ macro_rules! impl_key_store {
                         tx.rollback().await?;
                         return Ok(false);
                     }
+                    let event = NewEvent {
+                        org_id: org.clone(),
+                        environment: env,
+                        kind: EventKind::KeyDeleted,
+                        subject: Subject::Key(id.clone()),
+                        actor: actor.clone(),
+                    };
+                    Self::record_events_in(&mut tx, &[event]).await?;
                     Self::bump_epoch(&mut tx).await?;
                     tx.commit().await?;
                     Ok(true)
                 }
 
                 async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>> {
+                    let mut tx = self.writer().begin().await?;
                     let rows = sqlx::query(AssertSqlSafe(Self::sweep_expired_sql()))
                         .bind(now.millis())
-                        .fetch_all(self.writer())
+                        .fetch_all(&mut *tx)
                         .await?;
-                    rows.iter().map(key_from_row).collect()
+                    let keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+                    let system = Actor::system(None);
+                    let events: Vec<NewEvent> = keys
+                        .iter()
+                        .map(|k| key_event(k, EventKind::KeyExpired, &system))
+                        .collect();
+                    Self::record_events_in(&mut tx, &events).await?;
+                    tx.commit().await?;
+                    Ok(keys)
                 }
 
                 async fn record_usage(&self, batch: &[UsageFact]) -> Result<()> {
@@ -333,15 +387,26 @@ macro_rules! impl_key_store {
                     &self,
                     hash: &KeyHash,
                     now: Timestamp,
+                    actor: &Actor,
                 ) -> Result<Option<KeyRecord>> {
-                    sqlx::query(AssertSqlSafe(mark_exposed_sql()))
+                    let mut tx = self.writer().begin().await?;
+                    let Some(row) = sqlx::query(AssertSqlSafe(mark_exposed_sql()))
                         .bind(now.millis())
                         .bind(&hash.0[..])
-                        .fetch_optional(self.writer())
+                        .fetch_optional(&mut *tx)
                         .await?
-                        .as_ref()
-                        .map(key_from_row)
-                        .transpose()
+                    else {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    };
+                    let key = key_from_row(&row)?;
+                    Self::record_events_in(
+                        &mut tx,
+                        &[key_event(&key, EventKind::KeyExposed, actor)],
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    Ok(Some(key))
                 }
 
                 async fn change_epoch(&self) -> Result<i64> {

@@ -8,12 +8,14 @@ macro_rules! impl_lead_store {
             // Dynamic SQL below is assembled only from constants and closed enums; values
             // are bound.
             use sqlx::AssertSqlSafe;
+            use synaptiq_core::event::EventKind;
             use synaptiq_core::ids::{LeadId, OrgId};
             use synaptiq_core::scope::Environment;
-            use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, UpdateLead};
+            use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, LeadStatus, UpdateLead};
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
+            use $crate::model::{Actor, NewEvent, Subject};
             use $crate::rows::{apply_patch, lead_from_row, new_lead};
             use $crate::sql::{
                 Arg, Built, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, conflict_or,
@@ -77,6 +79,28 @@ macro_rules! impl_lead_store {
                 Ok((leads, count(total)))
             }
 
+            /// The event `kind` about lead `id`, by `actor`.
+            fn lead_event(
+                org: &OrgId,
+                env: Environment,
+                id: &LeadId,
+                kind: EventKind,
+                actor: &Actor,
+            ) -> NewEvent {
+                NewEvent {
+                    org_id: org.clone(),
+                    environment: env,
+                    kind,
+                    subject: Subject::Lead(id.clone()),
+                    actor: actor.clone(),
+                }
+            }
+
+            /// A lead id this store wrote.
+            fn stored_id(lead: &Lead) -> Result<LeadId> {
+                LeadId::parse(&lead.id).map_err(|_| $crate::rows::corrupt("leads.id"))
+            }
+
             #[async_trait]
             impl LeadStore for $store {
                 async fn create_lead(
@@ -84,9 +108,11 @@ macro_rules! impl_lead_store {
                     org: &OrgId,
                     env: Environment,
                     new: &CreateLead,
+                    actor: &Actor,
                 ) -> Result<Lead> {
                     let now = Timestamp::now();
                     let lead = new_lead(new, now);
+                    let mut tx = self.writer().begin().await?;
                     let res = sqlx::query(INSERT_LEAD)
                         .bind(&lead.id)
                         .bind(org.as_str())
@@ -106,12 +132,17 @@ macro_rules! impl_lead_store {
                         .bind(now.millis())
                         .bind(now.millis())
                         .bind(now.millis())
-                        .execute(self.writer())
+                        .execute(&mut *tx)
                         .await;
-                    match res {
-                        Ok(_) => Ok(lead),
-                        Err(e) => Err(email_conflict(self, e, org, env, &new.email).await),
+                    if let Err(e) = res {
+                        tx.rollback().await?;
+                        return Err(email_conflict(self, e, org, env, &new.email).await);
                     }
+                    let id = stored_id(&lead)?;
+                    let event = lead_event(org, env, &id, EventKind::LeadCreated, actor);
+                    Self::record_events_in(&mut tx, &[event]).await?;
+                    tx.commit().await?;
+                    Ok(lead)
                 }
 
                 async fn get_lead(
@@ -175,6 +206,7 @@ macro_rules! impl_lead_store {
                     env: Environment,
                     id: &LeadId,
                     patch: &UpdateLead,
+                    actor: &Actor,
                 ) -> Result<Option<Lead>> {
                     // Read-modify-write under a lock (SQLite: the write lock; PostgreSQL: the
                     // lead's row lock): concurrent patches apply one after another.
@@ -191,6 +223,7 @@ macro_rules! impl_lead_store {
                         return Ok(None);
                     };
                     let mut lead = lead_from_row(&row)?;
+                    let before = lead.status;
                     apply_patch(&mut lead, patch, Timestamp::now());
                     let res = sqlx::query(UPDATE_LEAD)
                         .bind(&lead.email)
@@ -214,6 +247,16 @@ macro_rules! impl_lead_store {
                         tx.rollback().await?;
                         return Err(email_conflict(self, e, org, env, &lead.email).await);
                     }
+                    let mut events = vec![lead_event(org, env, id, EventKind::LeadUpdated, actor)];
+                    let reached = match lead.status {
+                        LeadStatus::Qualified => Some(EventKind::LeadQualified),
+                        LeadStatus::Converted => Some(EventKind::LeadConverted),
+                        _ => None,
+                    };
+                    if let Some(kind) = reached.filter(|_| lead.status != before) {
+                        events.push(lead_event(org, env, id, kind, actor));
+                    }
+                    Self::record_events_in(&mut tx, &events).await?;
                     tx.commit().await?;
                     Ok(Some(lead))
                 }
@@ -223,15 +266,24 @@ macro_rules! impl_lead_store {
                     org: &OrgId,
                     env: Environment,
                     id: &LeadId,
+                    actor: &Actor,
                 ) -> Result<bool> {
-                    Ok(sqlx::query(DELETE_LEAD)
+                    let mut tx = self.writer().begin().await?;
+                    let deleted = sqlx::query(DELETE_LEAD)
                         .bind(org.as_str())
                         .bind(env.as_str())
                         .bind(id.as_str())
-                        .execute(self.writer())
+                        .execute(&mut *tx)
                         .await?
-                        .rows_affected()
-                        == 1)
+                        .rows_affected();
+                    if deleted != 1 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    let event = lead_event(org, env, id, EventKind::LeadDeleted, actor);
+                    Self::record_events_in(&mut tx, &[event]).await?;
+                    tx.commit().await?;
+                    Ok(true)
                 }
 
                 async fn lead_version(&self, org: &OrgId, env: Environment) -> Result<i64> {

@@ -51,7 +51,11 @@ macro_rules! impl_store {
         const _: () = {
             use async_trait::async_trait;
 
-            use $crate::sql::BUMP_EPOCH;
+            use synaptiq_core::ids::AuditEventId;
+            use synaptiq_types::time::Timestamp;
+
+            use $crate::model::NewEvent;
+            use $crate::sql::{BUMP_EPOCH, INSERT_EVENT};
             use $crate::traits::{Result, Store, StoreError};
 
             impl $store {
@@ -62,6 +66,36 @@ macro_rules! impl_store {
                     tx: &mut <$db as sqlx::Database>::Connection,
                 ) -> Result<()> {
                     sqlx::query(BUMP_EPOCH).execute(&mut *tx).await?;
+                    Ok(())
+                }
+
+                /// Records `events` inside `tx`, the transaction of the change they describe,
+                /// so the change and its events commit or vanish together. Their ids ascend
+                /// in the order given and they share one time, so a listing newest first
+                /// shows the last one first.
+                pub(crate) async fn record_events_in(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    events: &[NewEvent],
+                ) -> Result<()> {
+                    let now = Timestamp::now();
+                    let mut id = AuditEventId::generate();
+                    for (i, ev) in events.iter().enumerate() {
+                        if i > 0 {
+                            id = id.successor();
+                        }
+                        sqlx::query(INSERT_EVENT)
+                            .bind(id.as_str())
+                            .bind(ev.org_id.as_str())
+                            .bind(ev.environment.as_str())
+                            .bind(ev.kind.as_str())
+                            .bind(&ev.actor.id)
+                            .bind(ev.subject.key_id().map(|k| k.as_str()))
+                            .bind(ev.subject.id())
+                            .bind(ev.actor.ip.as_deref())
+                            .bind(now.millis())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                     Ok(())
                 }
             }

@@ -151,7 +151,10 @@ pub async fn key(
 ) -> KeyRecord {
     let mut k = new_key(org, env, name);
     k.expires_at = expires_at;
-    store.insert_key(k).await.expect("insert key")
+    store
+        .insert_key(k, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert key")
 }
 
 /// Page `page` of `limit` items.
@@ -198,7 +201,7 @@ pub async fn create(
     new: CreateLead,
 ) -> Lead {
     store
-        .create_lead(org, env, &new)
+        .create_lead(org, env, &new, &synaptiq_store::Actor::local("test"))
         .await
         .expect("create lead")
 }

@@ -17,7 +17,10 @@ pub async fn rotate_outcomes(store: Arc<dyn Store>) {
     let deadline = now.plus_seconds(86_400);
     let mut nk = new_key(&a, Live, "prod");
     nk.allowed_ips = vec!["10.0.0.0/8".to_owned()];
-    let old = store.insert_key(nk).await.expect("insert");
+    let old = store
+        .insert_key(nk, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
 
     let rotate = |id: KeyId, at: Timestamp, until: Timestamp| {
         let (store, a) = (store.clone(), a.clone());
@@ -26,7 +29,15 @@ pub async fn rotate_outcomes(store: Arc<dyn Store>) {
             replacement.allowed_ips = vec!["10.0.0.0/8".to_owned()];
             replacement.rotated_from = Some(id.clone());
             store
-                .rotate_key(&a, Live, &id, replacement, until, at)
+                .rotate_key(
+                    &a,
+                    Live,
+                    &id,
+                    replacement,
+                    until,
+                    at,
+                    &synaptiq_store::Actor::local("test"),
+                )
                 .await
                 .expect("rotate")
         }
@@ -36,7 +47,15 @@ pub async fn rotate_outcomes(store: Arc<dyn Store>) {
         RotateOutcome::NotFound
     );
     let wrong_env = store
-        .rotate_key(&a, Test, &old.id, new_key(&a, Test, "x"), deadline, now)
+        .rotate_key(
+            &a,
+            Test,
+            &old.id,
+            new_key(&a, Test, "x"),
+            deadline,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("rotate");
     assert_eq!(wrong_env, RotateOutcome::NotFound);
@@ -70,7 +89,13 @@ pub async fn rotate_outcomes(store: Arc<dyn Store>) {
 
     let revoked = key(&store, &a, Live, "revoked", None).await;
     store
-        .revoke_key(&a, Live, &revoked.id, now)
+        .revoke_key(
+            &a,
+            Live,
+            &revoked.id,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("revoke");
     assert_eq!(
@@ -102,6 +127,7 @@ pub async fn rotation_never_extends_an_earlier_expiry(store: Arc<dyn Store>) {
             new_key(&a, Live, "x"),
             now.plus_seconds(86_400),
             now,
+            &synaptiq_store::Actor::local("test"),
         )
         .await
         .expect("rotate");
@@ -119,7 +145,15 @@ pub async fn rotation_never_extends_an_earlier_expiry(store: Arc<dyn Store>) {
     )
     .await;
     let outcome = store
-        .rotate_key(&a, Live, &k.id, new_key(&a, Live, "y"), soon, now)
+        .rotate_key(
+            &a,
+            Live,
+            &k.id,
+            new_key(&a, Live, "y"),
+            soon,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("rotate");
     let RotateOutcome::Rotated { old, .. } = outcome else {
@@ -142,7 +176,15 @@ async fn race_rotations(
             tokio::spawn(async move {
                 let replacement = new_key(&org, Live, &format!("racer {i}"));
                 store
-                    .rotate_key(&org, Live, &id, replacement, deadline, now)
+                    .rotate_key(
+                        &org,
+                        Live,
+                        &id,
+                        replacement,
+                        deadline,
+                        now,
+                        &synaptiq_store::Actor::local("test"),
+                    )
                     .await
                     .expect("a racing rotation must not error")
             })
@@ -237,13 +279,21 @@ pub async fn rotation_racing_revocation_stays_consistent(store: Arc<dyn Store>) 
             tokio::spawn(async move {
                 let replacement = new_key(&a, Live, "replacement");
                 store
-                    .rotate_key(&a, Live, &id, replacement, now.plus_seconds(3600), now)
+                    .rotate_key(
+                        &a,
+                        Live,
+                        &id,
+                        replacement,
+                        now.plus_seconds(3600),
+                        now,
+                        &synaptiq_store::Actor::local("test"),
+                    )
                     .await
                     .expect("rotate")
             })
         };
         let revoked = store
-            .revoke_key(&a, Live, &k.id, now)
+            .revoke_key(&a, Live, &k.id, now, &synaptiq_store::Actor::local("test"))
             .await
             .expect("revoke")
             .expect("exists");
@@ -278,7 +328,13 @@ pub async fn sweep_returns_each_key_once_across_callers(store: Arc<dyn Store>) {
     }
     let revoked = key(&store, &a, Live, "revoked", past).await;
     store
-        .revoke_key(&a, Live, &revoked.id, now)
+        .revoke_key(
+            &a,
+            Live,
+            &revoked.id,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("revoke");
     let _future = key(&store, &a, Live, "future", Some(now.plus_seconds(60))).await;

@@ -22,7 +22,10 @@ pub async fn insert_and_find_by_hash(store: Arc<dyn Store>) {
     nk.expires_at = Some(Timestamp::now().plus_seconds(3600));
     let hash = nk.hash;
     let before = Timestamp::now();
-    let k = store.insert_key(nk.clone()).await.expect("insert");
+    let k = store
+        .insert_key(nk.clone(), &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
     assert_eq!(
         (k.org_id.clone(), k.environment, k.name.as_str(), k.scope),
         (a.clone(), Live, "deploy", Scope::Write)
@@ -54,7 +57,10 @@ pub async fn insert_and_find_by_hash(store: Arc<dyn Store>) {
 
     let mut twin = new_key(&a, Test, "twin");
     twin.hash = hash;
-    match store.insert_key(twin).await {
+    match store
+        .insert_key(twin, &synaptiq_store::Actor::local("test"))
+        .await
+    {
         Err(StoreError::Conflict { param, .. }) => assert_eq!(param, "key"),
         other => panic!("expected a hash conflict, got {other:?}"),
     }
@@ -128,14 +134,28 @@ pub async fn list_filters_by_status_at_now(store: Arc<dyn Store>) {
     let expired = key(&store, &a, Live, "expired", Some(now.plus_seconds(-1))).await;
     let revoked = key(&store, &a, Live, "revoked", Some(now.plus_seconds(-1))).await;
     store
-        .revoke_key(&a, Live, &revoked.id, now)
+        .revoke_key(
+            &a,
+            Live,
+            &revoked.id,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("revoke")
         .expect("exists");
     let rotating = key(&store, &a, Live, "rotating", None).await;
     let replacement = new_key(&a, Live, "rotating");
     let successor = match store
-        .rotate_key(&a, Live, &rotating.id, replacement, hour, now)
+        .rotate_key(
+            &a,
+            Live,
+            &rotating.id,
+            replacement,
+            hour,
+            now,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("rotate")
     {
@@ -217,11 +237,14 @@ pub async fn revoke_is_idempotent_and_keeps_the_first_time(store: Arc<dyn Store>
     let mut nk = new_key(&a, Live, "k");
     let hash = nk.hash;
     nk.expires_at = None;
-    let k = store.insert_key(nk).await.expect("insert");
+    let k = store
+        .insert_key(nk, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
     let t1 = Timestamp(1_900_000_000_000);
     let e0 = epoch(&store).await;
     let first = store
-        .revoke_key(&a, Live, &k.id, t1)
+        .revoke_key(&a, Live, &k.id, t1, &synaptiq_store::Actor::local("test"))
         .await
         .expect("revoke")
         .expect("exists");
@@ -229,7 +252,13 @@ pub async fn revoke_is_idempotent_and_keeps_the_first_time(store: Arc<dyn Store>
     assert_eq!(first.status(t1), KeyStatus::Revoked);
     assert_eq!(epoch(&store).await, e0 + 1);
     let again = store
-        .revoke_key(&a, Live, &k.id, Timestamp(t1.millis() + 5000))
+        .revoke_key(
+            &a,
+            Live,
+            &k.id,
+            Timestamp(t1.millis() + 5000),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("revoke")
         .expect("exists");
@@ -249,12 +278,21 @@ pub async fn revoke_is_idempotent_and_keeps_the_first_time(store: Arc<dyn Store>
         "a revoked key is still found"
     );
     assert_eq!(
-        store.revoke_key(&a, Test, &k.id, t1).await.expect("revoke"),
+        store
+            .revoke_key(&a, Test, &k.id, t1, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("revoke"),
         None
     );
     assert_eq!(
         store
-            .revoke_key(&a, Live, &KeyId::generate(), t1)
+            .revoke_key(
+                &a,
+                Live,
+                &KeyId::generate(),
+                t1,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("revoke"),
         None
@@ -265,10 +303,20 @@ pub async fn update_key_changes_name_and_allow_list(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let mut nk = new_key(&a, Live, "before");
     nk.allowed_ips = vec!["10.0.0.0/8".to_owned()];
-    let k = store.insert_key(nk).await.expect("insert");
+    let k = store
+        .insert_key(nk, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
     let e0 = epoch(&store).await;
     let renamed = store
-        .update_key(&a, Live, &k.id, Some("after"), None)
+        .update_key(
+            &a,
+            Live,
+            &k.id,
+            Some("after"),
+            None,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -277,7 +325,14 @@ pub async fn update_key_changes_name_and_allow_list(store: Arc<dyn Store>) {
     assert_eq!(epoch(&store).await, e0 + 1);
     let ips = vec!["192.0.2.0/24".to_owned(), "2001:db8::/32".to_owned()];
     let moved = store
-        .update_key(&a, Live, &k.id, None, Some(&ips))
+        .update_key(
+            &a,
+            Live,
+            &k.id,
+            None,
+            Some(&ips),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -286,7 +341,14 @@ pub async fn update_key_changes_name_and_allow_list(store: Arc<dyn Store>) {
         ("after", ips)
     );
     let cleared = store
-        .update_key(&a, Live, &k.id, None, Some(&[]))
+        .update_key(
+            &a,
+            Live,
+            &k.id,
+            None,
+            Some(&[]),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -300,7 +362,14 @@ pub async fn update_key_changes_name_and_allow_list(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .update_key(&a, Test, &k.id, Some("x"), None)
+            .update_key(
+                &a,
+                Test,
+                &k.id,
+                Some("x"),
+                None,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("update"),
         None
@@ -311,12 +380,25 @@ pub async fn delete_is_soft(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let nk = new_key(&a, Live, "doomed");
     let hash = nk.hash;
-    let k = store.insert_key(nk).await.expect("insert");
+    let k = store
+        .insert_key(nk, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
     let keep = key(&store, &a, Live, "kept", None).await;
     let t = Timestamp::now();
-    assert!(!store.delete_key(&a, Test, &k.id, t).await.expect("delete"));
+    assert!(
+        !store
+            .delete_key(&a, Test, &k.id, t, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("delete")
+    );
     let e0 = epoch(&store).await;
-    assert!(store.delete_key(&a, Live, &k.id, t).await.expect("delete"));
+    assert!(
+        store
+            .delete_key(&a, Live, &k.id, t, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("delete")
+    );
     assert_eq!(epoch(&store).await, e0 + 1);
     assert_eq!(store.get_key(&a, Live, &k.id).await.expect("get"), None);
     let (keys, total) = store
@@ -335,20 +417,43 @@ pub async fn delete_is_soft(store: Arc<dyn Store>) {
         .expect("find")
         .expect("kept");
     assert_eq!(found.key.revoked_at, Some(t), "it answers as revoked");
-    assert!(!store.delete_key(&a, Live, &k.id, t).await.expect("again"));
+    assert!(
+        !store
+            .delete_key(&a, Live, &k.id, t, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("again")
+    );
     assert_eq!(
-        store.revoke_key(&a, Live, &k.id, t).await.expect("revoke"),
+        store
+            .revoke_key(&a, Live, &k.id, t, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("revoke"),
         None
     );
     assert_eq!(
         store
-            .update_key(&a, Live, &k.id, Some("x"), None)
+            .update_key(
+                &a,
+                Live,
+                &k.id,
+                Some("x"),
+                None,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("update"),
         None
     );
     let outcome = store
-        .rotate_key(&a, Live, &k.id, new_key(&a, Live, "x"), t, t)
+        .rotate_key(
+            &a,
+            Live,
+            &k.id,
+            new_key(&a, Live, "x"),
+            t,
+            t,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("rotate");
     assert_eq!(outcome, synaptiq_store::RotateOutcome::NotFound);
@@ -358,7 +463,10 @@ pub async fn locate_key_and_mark_exposed(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let nk = new_key(&a, Test, "leaky");
     let hash = nk.hash;
-    let k = store.insert_key(nk).await.expect("insert");
+    let k = store
+        .insert_key(nk, &synaptiq_store::Actor::local("test"))
+        .await
+        .expect("insert");
     assert_eq!(
         store.locate_key(&k.id).await.expect("locate"),
         Some((a.clone(), Test))
@@ -369,7 +477,7 @@ pub async fn locate_key_and_mark_exposed(store: Arc<dyn Store>) {
     );
     let t1 = Timestamp(1_900_000_000_000);
     let first = store
-        .mark_exposed(&hash, t1)
+        .mark_exposed(&hash, t1, &synaptiq_store::Actor::local("test"))
         .await
         .expect("mark")
         .expect("exists");
@@ -378,7 +486,11 @@ pub async fn locate_key_and_mark_exposed(store: Arc<dyn Store>) {
         (k.id.clone(), Some(t1))
     );
     let second = store
-        .mark_exposed(&hash, Timestamp(t1.millis() + 60_000))
+        .mark_exposed(
+            &hash,
+            Timestamp(t1.millis() + 60_000),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("mark")
         .expect("exists");
@@ -397,7 +509,10 @@ pub async fn locate_key_and_mark_exposed(store: Arc<dyn Store>) {
         Some(t1)
     );
     assert_eq!(
-        store.mark_exposed(&random_hash(), t1).await.expect("mark"),
+        store
+            .mark_exposed(&random_hash(), t1, &synaptiq_store::Actor::local("test"))
+            .await
+            .expect("mark"),
         None
     );
 }

@@ -299,7 +299,13 @@ pub async fn search_matches_the_plain_like_scan(store: Arc<dyn Store>, url: Stri
                     ..UpdateLead::default()
                 };
                 store
-                    .update_lead(&a, Live, &lead_id, &patch)
+                    .update_lead(
+                        &a,
+                        Live,
+                        &lead_id,
+                        &patch,
+                        &synaptiq_store::Actor::local("test"),
+                    )
                     .await
                     .expect("update")
                     .expect("exists");
@@ -311,13 +317,24 @@ pub async fn search_matches_the_plain_like_scan(store: Arc<dyn Store>, url: Stri
                     ..UpdateLead::default()
                 };
                 store
-                    .update_lead(&a, Live, &lead_id, &patch)
+                    .update_lead(
+                        &a,
+                        Live,
+                        &lead_id,
+                        &patch,
+                        &synaptiq_store::Actor::local("test"),
+                    )
                     .await
                     .expect("update")
                     .expect("exists");
             }
             2 => {
-                assert!(store.delete_lead(&a, Live, &lead_id).await.expect("delete"));
+                assert!(
+                    store
+                        .delete_lead(&a, Live, &lead_id, &synaptiq_store::Actor::local("test"))
+                        .await
+                        .expect("delete")
+                );
             }
             _ => {}
         }

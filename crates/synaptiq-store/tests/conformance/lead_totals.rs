@@ -107,7 +107,12 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
     // A refused duplicate changes nothing.
     assert!(
         store
-            .create_lead(&a, Live, &minimal("L0@x.io"))
+            .create_lead(
+                &a,
+                Live,
+                &minimal("L0@x.io"),
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .is_err()
     );
@@ -130,7 +135,13 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
             ..UpdateLead::default()
         };
         store
-            .update_lead(&a, Live, &id(lead), &patch)
+            .update_lead(
+                &a,
+                Live,
+                &id(lead),
+                &patch,
+                &synaptiq_store::Actor::local("test"),
+            )
             .await
             .expect("update")
             .expect("exists");
@@ -141,7 +152,13 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
         ..UpdateLead::default()
     };
     store
-        .update_lead(&a, Live, &id(&leads[8]), &same)
+        .update_lead(
+            &a,
+            Live,
+            &id(&leads[8]),
+            &same,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -152,7 +169,13 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
     };
     assert!(
         store
-            .update_lead(&a, Live, &id(&leads[0]), &conflicting)
+            .update_lead(
+                &a,
+                Live,
+                &id(&leads[0]),
+                &conflicting,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .is_err()
     );
@@ -177,13 +200,23 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
     // Deletions: one through the store, several in one statement.
     assert!(
         store
-            .delete_lead(&a, Live, &id(&leads[2]))
+            .delete_lead(
+                &a,
+                Live,
+                &id(&leads[2]),
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("delete")
     );
     assert!(
         !store
-            .delete_lead(&a, Live, &id(&leads[2]))
+            .delete_lead(
+                &a,
+                Live,
+                &id(&leads[2]),
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("delete again")
     );
@@ -330,7 +363,13 @@ pub async fn deep_pages_follow_the_offset_order(store: Arc<dyn Store>, url: Stri
             ..UpdateLead::default()
         };
         store
-            .update_lead(&a, Live, &id(lead), &patch)
+            .update_lead(
+                &a,
+                Live,
+                &id(lead),
+                &patch,
+                &synaptiq_store::Actor::local("test"),
+            )
             .await
             .expect("update")
             .expect("exists");

@@ -71,7 +71,15 @@ pub async fn duplicate_email_conflicts_per_org_and_env(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let b = org(&store, "Globex").await;
     let first = create(&store, &a, Live, minimal("Jane@Acme.io")).await;
-    match store.create_lead(&a, Live, &minimal("jane@ACME.IO")).await {
+    match store
+        .create_lead(
+            &a,
+            Live,
+            &minimal("jane@ACME.IO"),
+            &synaptiq_store::Actor::local("test"),
+        )
+        .await
+    {
         Err(StoreError::Conflict { param, existing_id }) => {
             assert_eq!(param, "email");
             assert_eq!(existing_id, Some(first.id.clone()));
@@ -168,7 +176,13 @@ pub async fn list_filters_sorts_and_pages(store: Arc<dyn Store>) {
         ..UpdateLead::default()
     };
     store
-        .update_lead(&a, Live, &id(&made[0]), &patch)
+        .update_lead(
+            &a,
+            Live,
+            &id(&made[0]),
+            &patch,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -209,7 +223,13 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
         ..UpdateLead::default()
     };
     let got = store
-        .update_lead(&a, Live, &id(&lead), &patch)
+        .update_lead(
+            &a,
+            Live,
+            &id(&lead),
+            &patch,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -228,21 +248,39 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
         Some(got.clone())
     );
     let empty = store
-        .update_lead(&a, Live, &id(&lead), &UpdateLead::default())
+        .update_lead(
+            &a,
+            Live,
+            &id(&lead),
+            &UpdateLead::default(),
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
     assert_eq!((empty.name, empty.company), (None, got.company));
     assert_eq!(
         store
-            .update_lead(&a, Test, &id(&lead), &patch)
+            .update_lead(
+                &a,
+                Test,
+                &id(&lead),
+                &patch,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("update"),
         None
     );
     assert_eq!(
         store
-            .update_lead(&a, Live, &LeadId::generate(), &patch)
+            .update_lead(
+                &a,
+                Live,
+                &LeadId::generate(),
+                &patch,
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .expect("update"),
         None
@@ -258,7 +296,16 @@ pub async fn update_email_conflict_names_the_holder(store: Arc<dyn Store>) {
         score: Some(5),
         ..UpdateLead::default()
     };
-    match store.update_lead(&a, Live, &id(&john), &patch).await {
+    match store
+        .update_lead(
+            &a,
+            Live,
+            &id(&john),
+            &patch,
+            &synaptiq_store::Actor::local("test"),
+        )
+        .await
+    {
         Err(StoreError::Conflict { param, existing_id }) => {
             assert_eq!(param, "email");
             assert_eq!(existing_id, Some(jane.id.clone()));
@@ -277,7 +324,13 @@ pub async fn update_email_conflict_names_the_holder(store: Arc<dyn Store>) {
         ..UpdateLead::default()
     };
     let got = store
-        .update_lead(&a, Live, &id(&john), &ok)
+        .update_lead(
+            &a,
+            Live,
+            &id(&john),
+            &ok,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("update")
         .expect("exists");
@@ -317,7 +370,11 @@ pub async fn concurrent_patches_all_apply(store: Arc<dyn Store>) {
         .into_iter()
         .map(|p| {
             let (store, a, lid) = (store.clone(), a.clone(), id(&lead));
-            tokio::spawn(async move { store.update_lead(&a, Live, &lid, &p).await })
+            tokio::spawn(async move {
+                store
+                    .update_lead(&a, Live, &lid, &p, &synaptiq_store::Actor::local("test"))
+                    .await
+            })
         })
         .collect();
     for t in tasks {
@@ -358,13 +415,13 @@ pub async fn delete_is_scoped(store: Arc<dyn Store>) {
     let lead = create(&store, &a, Live, minimal("gone@acme.io")).await;
     assert!(
         !store
-            .delete_lead(&a, Test, &id(&lead))
+            .delete_lead(&a, Test, &id(&lead), &synaptiq_store::Actor::local("test"))
             .await
             .expect("delete")
     );
     assert!(
         !store
-            .delete_lead(&b, Live, &id(&lead))
+            .delete_lead(&b, Live, &id(&lead), &synaptiq_store::Actor::local("test"))
             .await
             .expect("delete")
     );
@@ -377,7 +434,7 @@ pub async fn delete_is_scoped(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .delete_lead(&a, Live, &id(&lead))
+            .delete_lead(&a, Live, &id(&lead), &synaptiq_store::Actor::local("test"))
             .await
             .expect("delete")
     );
@@ -387,7 +444,7 @@ pub async fn delete_is_scoped(store: Arc<dyn Store>) {
     );
     assert!(
         !store
-            .delete_lead(&a, Live, &id(&lead))
+            .delete_lead(&a, Live, &id(&lead), &synaptiq_store::Actor::local("test"))
             .await
             .expect("again")
     );
@@ -427,7 +484,12 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
     // A refused duplicate changes nothing.
     assert!(
         store
-            .create_lead(&a, Live, &minimal("ONE@acme.io"))
+            .create_lead(
+                &a,
+                Live,
+                &minimal("ONE@acme.io"),
+                &synaptiq_store::Actor::local("test")
+            )
             .await
             .is_err()
     );
@@ -438,7 +500,13 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
         ..UpdateLead::default()
     };
     store
-        .update_lead(&a, Live, &id(&lead), &patch)
+        .update_lead(
+            &a,
+            Live,
+            &id(&lead),
+            &patch,
+            &synaptiq_store::Actor::local("test"),
+        )
         .await
         .expect("patch")
         .expect("exists");
@@ -446,7 +514,7 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
     assert!(v2 > v1, "patch");
     assert!(
         store
-            .delete_lead(&a, Live, &id(&lead))
+            .delete_lead(&a, Live, &id(&lead), &synaptiq_store::Actor::local("test"))
             .await
             .expect("delete")
     );

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use synaptiq_core::event::EventKind;
 use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::Environment::{Live, Test};
-use synaptiq_store::{AuditFilter, NewAuditEvent, Role, Store, StoreError};
+use synaptiq_store::{Actor, AuditFilter, NewEvent, Role, Store, StoreError, Subject};
 use synaptiq_types::time::Timestamp;
 
 use crate::harness::{all, epoch, org, page, tick};
@@ -65,14 +66,18 @@ pub async fn user_emails_are_unique_case_insensitively(store: Arc<dyn Store>) {
     assert_ne!(bob.id, ann.id);
 }
 
-fn event(org: &OrgId, env: synaptiq_core::scope::Environment, kind: &str) -> NewAuditEvent {
-    NewAuditEvent {
+fn event(
+    org: &OrgId,
+    env: synaptiq_core::scope::Environment,
+    kind: EventKind,
+    key: &KeyId,
+) -> NewEvent {
+    NewEvent {
         org_id: org.clone(),
         environment: env,
-        kind: kind.to_owned(),
-        actor: "cli".to_owned(),
-        key_id: None,
-        ip: None,
+        kind,
+        subject: Subject::Key(key.clone()),
+        actor: Actor::local("cli"),
     }
 }
 
@@ -80,26 +85,23 @@ pub async fn audit_records_and_filters(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let b = org(&store, "Globex").await;
     let (k1, k2) = (KeyId::generate(), KeyId::generate());
-    let mut created = event(&a, Live, "key.created");
-    created.key_id = Some(k1.clone());
-    created.ip = Some("203.0.113.7".to_owned());
+    let mut created = event(&a, Live, EventKind::KeyCreated, &k1);
+    created.actor.ip = Some("203.0.113.7".to_owned());
     store.record(created).await.expect("record");
     tick().await;
     let mid = Timestamp::now();
     tick().await;
-    let mut revoked = event(&a, Live, "key.revoked");
-    revoked.key_id = Some(k1.clone());
+    let revoked = event(&a, Live, EventKind::KeyRevoked, &k1);
     store.record(revoked).await.expect("record");
     tick().await;
-    let mut other = event(&a, Live, "key.created");
-    other.key_id = Some(k2.clone());
+    let other = event(&a, Live, EventKind::KeyCreated, &k2);
     store.record(other).await.expect("record");
     store
-        .record(event(&a, Test, "key.created"))
+        .record(event(&a, Test, EventKind::KeyCreated, &KeyId::generate()))
         .await
         .expect("record");
     store
-        .record(event(&b, Live, "key.created"))
+        .record(event(&b, Live, EventKind::KeyCreated, &KeyId::generate()))
         .await
         .expect("record");
 

@@ -1,0 +1,62 @@
+//! The use cases of Synaptiq, without HTTP: issuing, rotating, revoking, updating, deleting,
+//! expiring and flagging keys, and changing leads. The API routes, the dashboard and the CLI
+//! all call these, so a rule lives here once.
+//!
+//! # Layout
+//! - [`Services`]: the store and the process's authentication cache, which every key change
+//!   invalidates through one hook ([`AuthCache`]) instead of at each call site.
+//! - [`keys`]: key use cases; the only place a plain key exists (between generation and the
+//!   response that shows it once).
+//! - [`leads`]: lead use cases.
+//!
+//! Every change is recorded by the store together with its event, in one transaction
+//! (`synaptiq_store::NewEvent`); the [`Actor`] passed here is who the event names.
+
+use std::sync::Arc;
+
+use synaptiq_store::Store;
+
+pub mod keys;
+pub mod leads;
+
+pub use synaptiq_store::Actor;
+
+/// A cache in this process of facts authentication reads (the server's key cache). Told after
+/// every change that may alter what a key may do; other processes learn of it through the
+/// store's change epoch.
+pub trait AuthCache: Send + Sync {
+    /// Forgets everything cached.
+    fn invalidate(&self);
+}
+
+/// For processes that cache nothing (the CLI).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAuthCache;
+
+impl AuthCache for NoAuthCache {
+    fn invalidate(&self) {}
+}
+
+/// What the use cases need: cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    store: Arc<dyn Store>,
+    auth_cache: Arc<dyn AuthCache>,
+}
+
+impl Services {
+    /// The use cases over `store`, invalidating `auth_cache` after key changes.
+    pub fn new(store: Arc<dyn Store>, auth_cache: Arc<dyn AuthCache>) -> Self {
+        Self { store, auth_cache }
+    }
+
+    /// The store, for reads that carry no rule.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Called after every change authentication depends on.
+    fn auth_changed(&self) {
+        self.auth_cache.invalidate();
+    }
+}
