@@ -48,8 +48,11 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Time allowed to send the request head (slowloris guard).
     pub header_read_timeout: Duration,
-    /// Time allowed for a whole request.
+    /// Time allowed for a whole request (until its answer's head; a streamed body has
+    /// [`Self::stream_idle_timeout`] instead).
     pub request_timeout: Duration,
+    /// A streaming route's body ends after this long without sending anything.
+    pub stream_idle_timeout: Duration,
     /// Largest accepted request body.
     pub body_limit: usize,
     /// Concurrent connections.
@@ -83,6 +86,7 @@ impl ServerConfig {
             public_url: default_public_url(listen),
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            stream_idle_timeout: Duration::from_secs(60),
             body_limit: 1024 * 1024,
             max_connections: 10_000,
             page_cache_bytes: crate::page_cache::MAX_BYTES,

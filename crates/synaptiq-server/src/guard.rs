@@ -47,6 +47,11 @@ impl ClientAddr {
         CLIENT.scope(self, request)
     }
 
+    /// The client address of the request being served, if any.
+    pub fn current() -> Option<ClientAddr> {
+        CLIENT.try_with(|c| *c).ok()
+    }
+
     /// The client address of the request being served (`0.0.0.0` outside [`Self::scope`]).
     pub fn current_ip() -> IpAddr {
         CLIENT
@@ -84,6 +89,18 @@ tokio::task_local! {
     static CALLER: Caller;
 }
 
+impl Caller {
+    /// The caller of the request being handled, if a key was verified.
+    pub fn current() -> Option<Caller> {
+        CALLER.try_with(Caller::clone).ok()
+    }
+
+    /// Runs `inner` with this as its caller.
+    pub fn scope<F: Future>(self, inner: F) -> impl Future<Output = F::Output> {
+        CALLER.scope(self, inner)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
@@ -101,6 +118,8 @@ pub struct RouteGuard {
     pub access: Access,
     /// The route's cap from the rate policy: (index, per minute, label).
     pub cap: Option<(usize, u32, Arc<str>)>,
+    /// Whether the route streams its answer ([`RouteDef::streaming`]).
+    pub streaming: bool,
 }
 
 impl RouteGuard {
@@ -112,6 +131,7 @@ impl RouteGuard {
         Self {
             access: def.access,
             cap,
+            streaming: def.streaming,
         }
     }
 }
@@ -296,7 +316,7 @@ where
         }
         return refuse(err, &shown);
     }
-    let _slot = match app.config.rate_policy.concurrency_per_key {
+    let slot = match app.config.rate_policy.concurrency_per_key {
         Some(cap) => {
             match app.limiter.enter(owner, cap) {
                 Some(slot) => Some(slot),
@@ -321,7 +341,16 @@ where
         ip,
         now,
     };
-    let res = CALLER.scope(caller, next(req)).await;
+    let mut res = CALLER.scope(caller, next(req)).await;
+    if !crate::streaming::is_complete(&res) {
+        // A streamed body outlives the handler: it keeps the slot until its last byte.
+        if route.streaming {
+            res = crate::streaming::IdleTimeout::wrap(res, app.config.stream_idle_timeout);
+        }
+        if let Some(slot) = slot {
+            res = crate::streaming::Holding::wrap(res, slot);
+        }
+    }
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
     app.usage
         .used(&auth.usage, &auth.key, now, ip, user_agent, res.status());

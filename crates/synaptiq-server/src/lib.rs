@@ -24,6 +24,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod dashboard;
 pub mod docs;
 pub mod error;
@@ -38,6 +39,7 @@ pub mod routes;
 pub mod server;
 pub mod short_key;
 pub mod stack;
+pub mod streaming;
 pub mod tls;
 pub mod transport;
 pub mod usage;

@@ -41,9 +41,10 @@ impl RequestId {
     }
 }
 
-/// What every response of one request shares.
+/// What every response of one request shares (carried into spawned tasks by
+/// `context::RequestContext`).
 #[derive(Clone)]
-struct RequestCtx {
+pub(crate) struct RequestCtx {
     id: RequestId,
     public_url: Arc<str>,
     clock: Clock,
@@ -95,6 +96,23 @@ pub async fn rescope<T>(inner: impl Future<Output = T>) -> T {
 
 tokio::task_local! {
     static CTX: RequestCtx;
+}
+
+/// The current request's ids and clock, to enter again elsewhere ([`within`]).
+pub(crate) fn captured() -> Option<RequestCtx> {
+    CTX.try_with(RequestCtx::clone).ok()
+}
+
+/// Runs `inner` with `ctx` (from [`captured`]) as its request.
+pub(crate) fn within<F: Future>(ctx: RequestCtx, inner: F) -> impl Future<Output = F::Output> {
+    CTX.scope(ctx, inner)
+}
+
+impl RequestCtx {
+    /// The request id.
+    pub(crate) fn id(&self) -> &str {
+        self.id.as_str()
+    }
 }
 
 /// The current request's id (or a fresh one outside a request).

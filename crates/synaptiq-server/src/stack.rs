@@ -121,13 +121,18 @@ impl Service<Request> for Stack {
 
 /// Builds the whole application: routes from the table, the guards, and the stack.
 pub fn router(state: AppState) -> Stack {
+    router_with(state, Vec::new())
+}
+
+/// [`router`] with `extra` routes beside the table's.
+pub fn router_with(state: AppState, extra: Vec<routes::Route>) -> Stack {
     let mut r: Router<AppState> = Router::new();
     let mut direct: HashMap<&'static str, Vec<(Method, Direct)>> = HashMap::new();
     for routes::Route {
         def,
         router: method_router,
         direct: fast,
-    } in routes::table()
+    } in routes::table().into_iter().chain(extra)
     {
         if let Some(handler) = fast {
             direct

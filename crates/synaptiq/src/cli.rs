@@ -141,6 +141,9 @@ pub struct ServeArgs {
     /// Seconds allowed for a whole request.
     #[arg(long, env = "SYNAPTIQ_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Seconds a streamed answer (server-sent events) may go without sending anything.
+    #[arg(long, env = "SYNAPTIQ_STREAM_IDLE_TIMEOUT", default_value_t = 60)]
+    pub stream_idle_timeout_secs: u64,
     /// Concurrent connections.
     #[arg(long, env = "SYNAPTIQ_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

@@ -60,6 +60,7 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
     };
     c.header_read_timeout = Duration::from_secs(a.header_timeout_secs.max(1));
     c.request_timeout = Duration::from_secs(a.request_timeout_secs.max(1));
+    c.stream_idle_timeout = Duration::from_secs(a.stream_idle_timeout_secs.max(1));
     c.max_connections = a.max_connections.max(1);
     c.page_cache_bytes = a.page_cache_mb.saturating_mul(1024 * 1024);
     c.redis_url = a.redis_url.clone();

@@ -149,6 +149,7 @@ async fn limit_state(app: &AppState, auth: &AuthRecord) -> LimitState {
     let guard = RouteGuard {
         access: Access::AnyKey,
         cap: None,
+        streaming: false,
     };
     let buckets = crate::guard::buckets(app, auth, &guard);
     let outcome = app

@@ -96,8 +96,11 @@ pub struct RateLimiter {
     redis: Option<redis::RedisBuckets>,
     degraded: AtomicBool,
     failures: AtomicU32,
-    in_flight: Mutex<HashMap<String, u32>>,
+    in_flight: Arc<InFlightTable>,
 }
+
+/// In-flight requests per key in this process.
+type InFlightTable = Mutex<HashMap<String, u32>>;
 
 impl Default for RateLimiter {
     fn default() -> Self {
@@ -113,7 +116,7 @@ impl RateLimiter {
             redis,
             degraded: AtomicBool::new(false),
             failures: AtomicU32::new(0),
-            in_flight: Mutex::new(HashMap::new()),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -239,9 +242,10 @@ impl RateLimiter {
     }
 
     /// Takes one of `cap` in-flight slots of `key_id`; `None` when all are taken. The slot is
-    /// released when the returned guard drops. (Per process: a slot is held only as long as
+    /// released when the returned guard drops; it owns what it needs, so a streamed response
+    /// body can hold it until its last byte. (Per process: a slot is held only as long as
     /// this process serves the request.)
-    pub fn enter(&self, key_id: &str, cap: u32) -> Option<InFlight<'_>> {
+    pub fn enter(&self, key_id: &str, cap: u32) -> Option<InFlight> {
         let mut map = self.in_flight.lock().ok()?;
         let n = map.entry(key_id.to_owned()).or_insert(0);
         if *n >= cap {
@@ -249,9 +253,17 @@ impl RateLimiter {
         }
         *n += 1;
         Some(InFlight {
-            limiter: self,
+            table: self.in_flight.clone(),
             key_id: key_id.to_owned(),
         })
+    }
+
+    /// How many slots of `key_id` are taken now.
+    pub fn in_flight(&self, key_id: &str) -> u32 {
+        self.in_flight
+            .lock()
+            .map(|m| m.get(key_id).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Probes Redis once; used every second while degraded.
@@ -270,14 +282,14 @@ impl RateLimiter {
 }
 
 /// An in-flight slot; released on drop.
-pub struct InFlight<'a> {
-    limiter: &'a RateLimiter,
+pub struct InFlight {
+    table: Arc<InFlightTable>,
     key_id: String,
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.limiter.in_flight.lock()
+        if let Ok(mut map) = self.table.lock()
             && let Some(n) = map.get_mut(&self.key_id)
         {
             *n = n.saturating_sub(1);

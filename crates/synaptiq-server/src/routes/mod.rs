@@ -53,6 +53,10 @@ pub struct RouteDef {
     pub access: Access,
     /// Whether the OpenAPI document describes it (documentation pages are not API operations).
     pub in_openapi: bool,
+    /// Whether its answer is streamed (server-sent events): its body keeps the key's
+    /// concurrency slot until its last byte and ends after the stream idle timeout, instead
+    /// of living under the request timeout (see `streaming`).
+    pub streaming: bool,
 }
 
 fn filter(m: &Method) -> MethodFilter {
@@ -78,20 +82,55 @@ where
 }
 
 /// One table row: the method is declared once and drives both the router and the checks.
-fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+pub fn route<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    let def = RouteDef {
-        method,
-        path,
-        access,
-        in_openapi: true,
-    };
+    build(
+        RouteDef {
+            method,
+            path,
+            access,
+            in_openapi: true,
+            streaming: false,
+        },
+        handler,
+    )
+}
+
+/// A row whose answer is streamed ([`RouteDef::streaming`]).
+pub fn streaming_route<H, T>(
+    method: Method,
+    path: &'static str,
+    access: Access,
+    handler: H,
+) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    build(
+        RouteDef {
+            method,
+            path,
+            access,
+            in_openapi: true,
+            streaming: true,
+        },
+        handler,
+    )
+}
+
+fn build<H, T>(def: RouteDef, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let path = def.path;
     // API operations on static paths can be dispatched by the stack itself (`stack::Stack`).
     let fixed = !path.contains('{');
-    let (router, direct) = match access {
+    let (router, direct) = match def.access {
         Access::AnyKey | Access::Scope(_) => {
             let guarded = crate::guard::Guarded::new(handler, def.clone());
             let d = fixed.then(|| direct(guarded.clone()));
@@ -111,7 +150,7 @@ where
 }
 
 /// A table row that is not an API operation (documentation pages).
-fn page<H, T>(path: &'static str, handler: H) -> Route
+pub fn page<H, T>(path: &'static str, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,
@@ -120,7 +159,7 @@ where
 }
 
 /// A table row the OpenAPI document does not describe (documentation, dashboard).
-fn unlisted<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
+pub fn unlisted<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,

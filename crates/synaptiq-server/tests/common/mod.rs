@@ -133,6 +133,16 @@ impl TestApp {
     }
 
     pub async fn with_policy(policy: RatePolicy) -> Self {
+        Self::build(policy, |_| {}, Vec::new()).await
+    }
+
+    /// An app under `policy`, its configuration changed by `configure`, serving `extra`
+    /// routes beside the table's.
+    pub async fn build(
+        policy: RatePolicy,
+        configure: impl FnOnce(&mut ServerConfig),
+        extra: Vec<synaptiq_server::routes::Route>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (url, pg_schema) = match std::env::var("SYNAPTIQ_TEST_BACKEND").as_deref() {
             Ok("postgres") => postgres_schema().await,
@@ -146,8 +156,9 @@ impl TestApp {
         let (pepper, _) = Pepper::generate(1).expect("pepper");
         let mut config = ServerConfig::new(dir.path().to_owned());
         config.rate_policy = policy;
+        configure(&mut config);
         let app = synaptiq_server::App::build(store.clone(), pepper.clone(), config);
-        let router = synaptiq_server::stack::router(app.clone());
+        let router = synaptiq_server::stack::router_with(app.clone(), extra);
         let org_a = store
             .create_org("Org A", Plan::Starter)
             .await
