@@ -71,3 +71,14 @@ pub async fn page(Path(name): Path<String>) -> Response {
         None => ApiError::not_found("documentation page").into_response(),
     }
 }
+
+/// The documentation pages (not API operations).
+pub const RESOURCE: crate::routes::Resource = crate::routes::Resource {
+    routes: || {
+        vec![
+            crate::routes::page("/docs", index),
+            crate::routes::page("/docs/api-reference/{page}", page),
+        ]
+    },
+    openapi: crate::routes::Resource::no_operations,
+};

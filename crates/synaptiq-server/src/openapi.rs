@@ -26,26 +26,6 @@ use crate::routes::{self, Access};
         description = "Leads, conversations and analytics of the Synaptiq AI sales agent. Every call under /api/v1 (except this document) needs `Authorization: Bearer sk_live_…` or `sk_test_…`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    paths(
-        crate::routes::health::healthz,
-        crate::routes::health::readyz,
-        serve,
-        crate::routes::me::me,
-        crate::routes::leads::list,
-        crate::routes::leads::create,
-        crate::routes::leads::search,
-        crate::routes::leads::get,
-        crate::routes::leads::update,
-        crate::routes::leads::delete,
-        crate::routes::keys::list,
-        crate::routes::keys::create,
-        crate::routes::keys::get,
-        crate::routes::keys::update,
-        crate::routes::keys::delete,
-        crate::routes::keys::rotate,
-        crate::routes::keys::revoke,
-        crate::routes::audit::list,
-    ),
     components(schemas(
         synaptiq_types::ErrorBody,
         synaptiq_types::leads::LeadStatus,
@@ -57,6 +37,23 @@ use crate::routes::{self, Access};
     security(("bearerAuth" = [])),
 )]
 struct ApiDoc;
+
+/// This document, served to all.
+pub const RESOURCE: routes::Resource = routes::Resource {
+    routes: || {
+        vec![routes::route(
+            axum::http::Method::GET,
+            "/api/v1/openapi.json",
+            Access::Public,
+            serve,
+        )]
+    },
+    openapi: ServeApi::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(serve))]
+struct ServeApi;
 
 /// This document.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", operation_id = "getOpenApi", security(()),
@@ -291,7 +288,11 @@ fn add_links(doc: &mut Value) {
 
 /// The complete document, as JSON.
 pub fn document() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    let mut api = ApiDoc::openapi();
+    for part in routes::operations() {
+        api.merge(part);
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|_| json!({}));
     doc["components"]["securitySchemes"]["bearerAuth"] = json!({
         "type": "http", "scheme": "bearer",
         "description": "An API key: `sk_live_` or `sk_test_` followed by 36 base62 characters."

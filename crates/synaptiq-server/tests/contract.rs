@@ -135,3 +135,14 @@ async fn openapi_lists_exactly_the_routers_operations() {
         "bearer"
     );
 }
+
+/// The OpenAPI document as reviewed: any change to an operation, a schema or a shared
+/// response shows up here as a diff (`INSTA_UPDATE=always` rewrites it after a deliberate
+/// change).
+#[test]
+fn openapi_document_snapshot() {
+    let doc = serde_json::to_string_pretty(&synaptiq_server::openapi::document()).expect("json");
+    insta::with_settings!({snapshot_path => "snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!("openapi", doc);
+    });
+}

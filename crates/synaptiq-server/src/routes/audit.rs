@@ -7,6 +7,11 @@ use synaptiq_store::AuditFilter;
 use synaptiq_types::audit::{AuditEventList, AuditQuery};
 use synaptiq_types::pagination::PageRequest;
 
+use axum::http::Method;
+use synaptiq_core::scope::Scope;
+use utoipa::OpenApi;
+
+use super::{Access, Resource, route};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::Query;
@@ -48,3 +53,20 @@ pub async fn list(
         pagination: page.describe(total),
     }))
 }
+
+/// The audit log, for admin keys.
+pub const RESOURCE: Resource = Resource {
+    routes: || {
+        vec![route(
+            Method::GET,
+            "/api/v1/audit-events",
+            Access::Scope(Scope::Admin),
+            list,
+        )]
+    },
+    openapi: Api::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(list))]
+struct Api;

@@ -9,6 +9,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use axum::http::Method;
+use utoipa::OpenApi;
+
+use super::{Access, Resource, route};
 use crate::app::AppState;
 
 /// Health status.
@@ -68,3 +72,18 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
         }
     }
 }
+
+/// Liveness and readiness, open to all.
+pub const RESOURCE: Resource = Resource {
+    routes: || {
+        vec![
+            route(Method::GET, "/healthz", Access::Public, healthz),
+            route(Method::GET, "/readyz", Access::Public, readyz),
+        ]
+    },
+    openapi: Api::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(healthz, readyz))]
+struct Api;

@@ -15,6 +15,10 @@ use synaptiq_types::keys::{
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
+use axum::http::Method;
+use utoipa::OpenApi;
+
+use super::{Access, Resource, route};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, Query};
@@ -234,3 +238,25 @@ pub async fn delete(
     }
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Key management, for admin keys.
+pub const RESOURCE: Resource = Resource {
+    routes: || {
+        use Method as M;
+        let admin = Access::Scope(Scope::Admin);
+        vec![
+            route(M::GET, "/api/v1/keys", admin, list),
+            route(M::POST, "/api/v1/keys", admin, create),
+            route(M::GET, "/api/v1/keys/{id}", admin, get),
+            route(M::PATCH, "/api/v1/keys/{id}", admin, update),
+            route(M::DELETE, "/api/v1/keys/{id}", admin, delete),
+            route(M::POST, "/api/v1/keys/{id}/rotate", admin, rotate),
+            route(M::POST, "/api/v1/keys/{id}/revoke", admin, revoke),
+        ]
+    },
+    openapi: Api::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, create, get, update, delete, rotate, revoke))]
+struct Api;

@@ -12,6 +12,11 @@ use synaptiq_types::leads::{
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
+use axum::http::Method;
+use synaptiq_core::scope::Scope;
+use utoipa::OpenApi;
+
+use super::{Access, Resource, route};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Query};
@@ -217,3 +222,25 @@ pub async fn delete(
         Err(ApiError::not_found("lead"))
     }
 }
+
+/// Leads: read keys read, write keys create and change, admin keys delete.
+pub const RESOURCE: Resource = Resource {
+    routes: || {
+        use Access::Scope as Needs;
+        use Method as M;
+        use Scope::{Admin, Read, Write};
+        vec![
+            route(M::GET, "/api/v1/leads", Needs(Read), list),
+            route(M::POST, "/api/v1/leads", Needs(Write), create),
+            route(M::GET, "/api/v1/leads/search", Needs(Read), search),
+            route(M::GET, "/api/v1/leads/{id}", Needs(Read), get),
+            route(M::PATCH, "/api/v1/leads/{id}", Needs(Write), update),
+            route(M::DELETE, "/api/v1/leads/{id}", Needs(Admin), delete),
+        ]
+    },
+    openapi: Api::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(list, create, search, get, update, delete))]
+struct Api;

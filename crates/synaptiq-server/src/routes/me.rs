@@ -11,6 +11,10 @@ use axum::response::{IntoResponse, Response};
 use synaptiq_store::AuthRecord;
 use synaptiq_types::me::{Me, MeKey, RateLimitState};
 
+use axum::http::Method;
+use utoipa::OpenApi;
+
+use super::{Access, Resource, route};
 use crate::ratelimit::Verdict;
 use crate::stack::Caller;
 
@@ -220,3 +224,13 @@ pub(crate) mod tests {
         })
     }
 }
+
+/// `GET /api/v1/me`, for any valid key.
+pub const RESOURCE: Resource = Resource {
+    routes: || vec![route(Method::GET, "/api/v1/me", Access::AnyKey, me)],
+    openapi: Api::openapi,
+};
+
+#[derive(OpenApi)]
+#[openapi(paths(me))]
+struct Api;

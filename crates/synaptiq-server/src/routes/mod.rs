@@ -1,8 +1,11 @@
-//! Every route of the server, each with the access it requires, in one table.
+//! Every route of the server, each with the access it requires.
 //!
-//! The router is built from [`table`], and so are the authorization matrix test and the
-//! comparison with the OpenAPI document: a route cannot exist without declaring its access.
-//! Dashboard pages (HTML, `in_openapi: false`) are rows here too, with `Access::Session`.
+//! Each resource module exports a [`Resource`]: its routes, each declaring its access, and
+//! its OpenAPI operations, side by side. The table ([`table`]) is their concatenation in
+//! [`RESOURCES`] order; the router is built from it, and so are the authorization matrix
+//! test and the comparison with the OpenAPI document: a route cannot exist without
+//! declaring its access. Dashboard pages (HTML, `in_openapi: false`) are rows too, with
+//! `Access::Session`.
 
 pub mod audit;
 pub mod health;
@@ -187,50 +190,43 @@ pub struct Route {
     pub direct: Option<Direct>,
 }
 
-/// The table. Read it as the server's map.
+/// What a resource module registers: its routes and the OpenAPI operations that describe
+/// them (the document and the router are checked against each other).
+pub struct Resource {
+    /// The module's routes, each with its access.
+    pub routes: fn() -> Vec<Route>,
+    /// The module's operations (`#[utoipa::path]` handlers), as an OpenAPI fragment.
+    pub openapi: fn() -> utoipa::openapi::OpenApi,
+}
+
+impl Resource {
+    /// For modules whose routes are not API operations.
+    pub fn no_operations() -> utoipa::openapi::OpenApi {
+        utoipa::openapi::OpenApi::default()
+    }
+}
+
+/// The API's resources, in the order of the server's map. A new resource adds one line.
+pub const RESOURCES: &[Resource] = &[
+    health::RESOURCE,
+    crate::openapi::RESOURCE,
+    crate::docs::RESOURCE,
+    me::RESOURCE,
+    leads::RESOURCE,
+    keys::RESOURCE,
+    audit::RESOURCE,
+];
+
+/// The table: every resource's routes, then the dashboard's. Read it as the server's map.
 pub fn table() -> Vec<Route> {
-    use Access::{AnyKey, Public, Scope as Needs};
-    use Method as M;
-    use Scope::{Admin, Read, Write};
-    let mut rows = vec![
-        route(M::GET, "/healthz", Public, health::healthz),
-        route(M::GET, "/readyz", Public, health::readyz),
-        route(
-            M::GET,
-            "/api/v1/openapi.json",
-            Public,
-            crate::openapi::serve,
-        ),
-        page("/docs", crate::docs::index),
-        page("/docs/api-reference/{page}", crate::docs::page),
-        route(M::GET, "/api/v1/me", AnyKey, me::me),
-        route(M::GET, "/api/v1/leads", Needs(Read), leads::list),
-        route(M::POST, "/api/v1/leads", Needs(Write), leads::create),
-        route(M::GET, "/api/v1/leads/search", Needs(Read), leads::search),
-        route(M::GET, "/api/v1/leads/{id}", Needs(Read), leads::get),
-        route(M::PATCH, "/api/v1/leads/{id}", Needs(Write), leads::update),
-        route(M::DELETE, "/api/v1/leads/{id}", Needs(Admin), leads::delete),
-        route(M::GET, "/api/v1/keys", Needs(Admin), keys::list),
-        route(M::POST, "/api/v1/keys", Needs(Admin), keys::create),
-        route(M::GET, "/api/v1/keys/{id}", Needs(Admin), keys::get),
-        route(M::PATCH, "/api/v1/keys/{id}", Needs(Admin), keys::update),
-        route(M::DELETE, "/api/v1/keys/{id}", Needs(Admin), keys::delete),
-        route(
-            M::POST,
-            "/api/v1/keys/{id}/rotate",
-            Needs(Admin),
-            keys::rotate,
-        ),
-        route(
-            M::POST,
-            "/api/v1/keys/{id}/revoke",
-            Needs(Admin),
-            keys::revoke,
-        ),
-        route(M::GET, "/api/v1/audit-events", Needs(Admin), audit::list),
-    ];
+    let mut rows: Vec<Route> = RESOURCES.iter().flat_map(|r| (r.routes)()).collect();
     rows.extend(dashboard_table());
     rows
+}
+
+/// Every resource's OpenAPI fragment.
+pub fn operations() -> impl Iterator<Item = utoipa::openapi::OpenApi> {
+    RESOURCES.iter().map(|r| (r.openapi)())
 }
 
 /// The dashboard's rows: HTML pages behind a session (viewers read, admins and owners
