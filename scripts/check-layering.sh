@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dependencies point inward: core <- types <- store <- app <- server <- binary (HOUSE.md).
+# Dependencies point inward: core <- types <- store <- app <- server <- dashboard <- binary (HOUSE.md).
 # Fails when an inner crate pulls in an outer framework.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ check synaptiq-core tokio axum sqlx reqwest hyper utoipa
 check synaptiq-types sqlx axum hyper reqwest tokio
 check synaptiq-store axum hyper reqwest
 check synaptiq-app axum hyper reqwest tower
+check synaptiq-dashboard reqwest
 check synaptiq-client sqlx axum
 [ "$fail" = 0 ] && echo "layering: ok"
 exit "$fail"

@@ -147,7 +147,7 @@ const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
 const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 /// The buckets a request of `auth` on this route must fit in; the first is the per-minute one.
-pub(crate) fn buckets(
+pub fn buckets(
     app: &AppState,
     auth: &AuthRecord,
     route: &RouteGuard,

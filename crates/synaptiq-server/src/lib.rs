@@ -11,7 +11,6 @@
 //! - [`routes`]: every route with its required scope (one table), one file per resource.
 //! - [`extract`]: JSON body and query extractors that speak our error envelope.
 //! - [`keys`]: issuing and rotating keys (the only place a plain key exists).
-//! - [`dashboard`]: the web dashboard (askama templates, sessions, CSRF, SVG charts).
 //! - [`usage`]: last-use facts, batched. [`exposure`]: the plain-HTTP tripwire.
 //! - [`server`]: binding, background tasks (cache poller, usage flusher, expiry sweep).
 //! - [`error`]: `ApiError`, the only error type of the HTTP layer.
@@ -25,7 +24,6 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod context;
-pub mod dashboard;
 pub mod docs;
 pub mod error;
 pub mod exposure;

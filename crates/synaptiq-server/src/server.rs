@@ -90,9 +90,14 @@ pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, pepper: Pepper) -
 }
 
 impl Bound {
-    /// Serves until `shutdown` resolves, then drains in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let router = crate::stack::router(self.app.clone());
+    /// Serves the table's routes and `extra` ones (the dashboard's) until `shutdown`
+    /// resolves, then drains in-flight requests.
+    pub async fn run(
+        self,
+        extra: Vec<crate::routes::Route>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        let router = crate::stack::router_with(self.app.clone(), extra);
         let (tx, rx) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll_changes(self.app.clone(), rx.clone()));
         let housekeeper = tokio::spawn(housekeeping(self.app.clone(), rx.clone()));

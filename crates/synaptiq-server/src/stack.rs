@@ -18,7 +18,6 @@ use std::task::{Context, Poll};
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use synaptiq_types::ErrorCode;
 use tower::{Service, ServiceExt};
@@ -132,6 +131,7 @@ pub fn router_with(state: AppState, extra: Vec<routes::Route>) -> Stack {
         def,
         router: method_router,
         direct: fast,
+        layer,
     } in routes::table().into_iter().chain(extra)
     {
         if let Some(handler) = fast {
@@ -140,21 +140,12 @@ pub fn router_with(state: AppState, extra: Vec<routes::Route>) -> Stack {
                 .or_default()
                 .push((def.method.clone(), handler));
         }
-        // `route_layer`, not `layer`: a method the route lacks must get 405, not this guard.
-        let guarded = match def.access {
-            Access::Public => method_router,
-            // Dashboard pages: the session guard (cookie, CSRF, role); never an API key.
-            Access::Session { min_role } => method_router.route_layer(from_fn_with_state(
-                (state.clone(), min_role),
-                crate::dashboard::session::guard,
-            )),
-            // The API-key guard is part of the handler (`routes::route`).
-            Access::AnyKey | Access::Scope(_) => method_router,
-        };
-        let guarded = if def.path.starts_with("/dashboard") {
-            guarded.route_layer(from_fn(crate::dashboard::security_headers))
-        } else {
-            guarded
+        // The API-key guard is part of the handler (`routes::route`); a session route's
+        // guard is its owner's layer (the dashboard's), and without one it is never served.
+        let guarded = match (layer, def.access) {
+            (Some(layer), _) => layer(method_router, &state, &def),
+            (None, Access::Session { .. }) => axum::routing::any(unguarded_session_route),
+            (None, _) => method_router,
         };
         r = r.route(def.path, guarded);
     }
@@ -164,6 +155,11 @@ pub fn router_with(state: AppState, extra: Vec<routes::Route>) -> Stack {
         router,
         direct: Arc::new(direct),
     }
+}
+
+/// What a session route registered without its session layer answers (a wiring mistake).
+async fn unguarded_session_route() -> ApiError {
+    ApiError::internal("a session route was registered without its session layer")
 }
 
 async fn not_found() -> ApiError {

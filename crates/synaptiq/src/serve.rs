@@ -220,7 +220,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         println!("Plain HTTP on {addr} answers 403 https_required");
     }
     tracing::info!(addr = %bound.local_addr, "listening");
-    bound.run(shutdown).await?;
+    bound.run(synaptiq_dashboard::routes(), shutdown).await?;
     println!("Synaptiq stopped.");
     Ok(ExitCode::SUCCESS)
 }

@@ -26,7 +26,6 @@ use synaptiq_core::scope::Scope;
 use synaptiq_store::Role;
 
 use crate::app::AppState;
-use crate::dashboard;
 
 /// What a route requires of the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +148,7 @@ where
         def,
         router,
         direct,
+        layer: None,
     }
 }
 
@@ -176,8 +176,14 @@ where
         router,
         // Pages (documentation, dashboard) always go through the router and its layers.
         direct: None,
+        layer: None,
     }
 }
+
+/// What a route's owner wraps around it when the router is built, given the state: the
+/// dashboard's session guard and browser headers. Runs as a `route_layer`, so a method the
+/// route lacks still gets 405.
+pub type Layer = fn(MethodRouter<AppState>, &AppState, &RouteDef) -> MethodRouter<AppState>;
 
 /// A route and its handler.
 pub struct Route {
@@ -188,6 +194,19 @@ pub struct Route {
     /// For API operations on static paths: the handler with its guard, for the stack's
     /// exact-match dispatch.
     pub direct: Option<Direct>,
+    /// Its owner's layer, if any. An `Access::Session` route is served only through one
+    /// (without, the router answers it with an error, never unguarded).
+    pub layer: Option<Layer>,
+}
+
+impl Route {
+    /// This route with `layer` around it (see [`Layer`]).
+    pub fn with_layer(self, layer: Layer) -> Self {
+        Self {
+            layer: Some(layer),
+            ..self
+        }
+    }
 }
 
 /// What a resource module registers: its routes and the OpenAPI operations that describe
@@ -217,66 +236,15 @@ pub const RESOURCES: &[Resource] = &[
     audit::RESOURCE,
 ];
 
-/// The table: every resource's routes, then the dashboard's. Read it as the server's map.
+/// The table: every resource's routes. Read it as the server's map. (The dashboard's pages
+/// come from `synaptiq-dashboard`, added by the binary: `stack::router_with`.)
 pub fn table() -> Vec<Route> {
-    let mut rows: Vec<Route> = RESOURCES.iter().flat_map(|r| (r.routes)()).collect();
-    rows.extend(dashboard_table());
-    rows
+    RESOURCES.iter().flat_map(|r| (r.routes)()).collect()
 }
 
 /// Every resource's OpenAPI fragment.
 pub fn operations() -> impl Iterator<Item = utoipa::openapi::OpenApi> {
     RESOURCES.iter().map(|r| (r.openapi)())
-}
-
-/// The dashboard's rows: HTML pages behind a session (viewers read, admins and owners
-/// change), plus the sign-in form and static files.
-fn dashboard_table() -> Vec<Route> {
-    use Method as M;
-    use Role::{Admin, Viewer};
-    use dashboard::{assets, audit, keys, login, org, rotate, usage};
-    let session = |min_role| Access::Session { min_role };
-    vec![
-        unlisted(M::GET, "/dashboard", session(Viewer), dashboard::home),
-        page("/dashboard/login", login::page),
-        unlisted(M::POST, "/dashboard/login", Access::Public, login::submit),
-        unlisted(M::POST, "/dashboard/logout", session(Viewer), login::logout),
-        page("/dashboard/static/{file}", assets::serve),
-        unlisted(M::GET, "/dashboard/keys", session(Viewer), keys::page),
-        unlisted(M::POST, "/dashboard/keys", session(Admin), keys::create),
-        unlisted(
-            M::GET,
-            "/dashboard/keys/{id}/rotate",
-            session(Admin),
-            rotate::rotate_page,
-        ),
-        unlisted(
-            M::POST,
-            "/dashboard/keys/{id}/rotate",
-            session(Admin),
-            rotate::rotate,
-        ),
-        unlisted(
-            M::GET,
-            "/dashboard/keys/{id}/revoke",
-            session(Admin),
-            rotate::revoke_page,
-        ),
-        unlisted(
-            M::POST,
-            "/dashboard/keys/{id}/revoke",
-            session(Admin),
-            rotate::revoke,
-        ),
-        unlisted(M::GET, "/dashboard/usage", session(Viewer), usage::page),
-        unlisted(M::GET, "/dashboard/audit", session(Viewer), audit::page),
-        unlisted(
-            M::GET,
-            "/dashboard/organization",
-            session(Viewer),
-            org::page,
-        ),
-    ]
 }
 
 /// The scope the spec's rule gives a route: by method, raised to admin for key management,

@@ -158,7 +158,10 @@ impl TestApp {
         config.rate_policy = policy;
         configure(&mut config);
         let app = synaptiq_server::App::build(store.clone(), pepper.clone(), config);
-        let router = synaptiq_server::stack::router_with(app.clone(), extra);
+        // The product's router, as the binary builds it: the API table and the dashboard.
+        let mut routes = synaptiq_dashboard::routes();
+        routes.extend(extra);
+        let router = synaptiq_server::stack::router_with(app.clone(), routes);
         let org_a = store
             .create_org("Org A", Plan::Starter)
             .await

@@ -6,7 +6,7 @@
 //!   `Access::Session` route runs (session → CSRF on POST → role).
 //! - [`csrf`]: the Origin / `Sec-Fetch-Site` check and the synchronizer tokens.
 //! - [`login`]: sign-in (throttled per account and per IP) and sign-out.
-//! - [`keys`], [`rotate`]: the keys page; create, rotate, revoke (through [`crate::keys`]).
+//! - [`keys`], [`rotate`]: the keys page; create, rotate, revoke (through `synaptiq_app::keys`).
 //! - [`usage`] + [`charts`]: requests per key over time as inline SVG, and rate-limit state.
 //! - [`audit`], [`org`]: the audit log and the organization page.
 //! - [`view`]: formatting shared by the pages. [`assets`]: the CSS, JS and icon.
@@ -37,6 +37,12 @@ use synaptiq_core::scope::Environment;
 use synaptiq_store::{Role, StoreError};
 
 pub use session::DashUser;
+
+use axum::http::Method;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::MethodRouter;
+use synaptiq_server::AppState;
+use synaptiq_server::routes::{Access, Route, RouteDef, page, unlisted};
 
 /// Content-Security-Policy of every dashboard response: our own CSS and JS only, no inline
 /// script or style, no framing, forms post only to us.
@@ -194,7 +200,7 @@ impl IntoResponse for DashError {
         let page = ErrorPage {
             title,
             message,
-            request_id: crate::request_id::current(),
+            request_id: synaptiq_server::request_id::current(),
         };
         let mut res = (status, page).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
@@ -217,4 +223,71 @@ pub fn see_other(location: &str) -> Response {
         res.headers_mut().insert(header::LOCATION, v);
     }
     res
+}
+
+/// The dashboard's rows: HTML pages behind a session (viewers read, admins and owners
+/// change), plus the sign-in form and static files.
+pub fn routes() -> Vec<Route> {
+    use Method as M;
+    use Role::{Admin, Viewer};
+    let session = |min_role| Access::Session { min_role };
+    let rows = vec![
+        unlisted(M::GET, "/dashboard", session(Viewer), home),
+        page("/dashboard/login", login::page),
+        unlisted(M::POST, "/dashboard/login", Access::Public, login::submit),
+        unlisted(M::POST, "/dashboard/logout", session(Viewer), login::logout),
+        page("/dashboard/static/{file}", assets::serve),
+        unlisted(M::GET, "/dashboard/keys", session(Viewer), keys::page),
+        unlisted(M::POST, "/dashboard/keys", session(Admin), keys::create),
+        unlisted(
+            M::GET,
+            "/dashboard/keys/{id}/rotate",
+            session(Admin),
+            rotate::rotate_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/keys/{id}/rotate",
+            session(Admin),
+            rotate::rotate,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/keys/{id}/revoke",
+            session(Admin),
+            rotate::revoke_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/keys/{id}/revoke",
+            session(Admin),
+            rotate::revoke,
+        ),
+        unlisted(M::GET, "/dashboard/usage", session(Viewer), usage::page),
+        unlisted(M::GET, "/dashboard/audit", session(Viewer), audit::page),
+        unlisted(
+            M::GET,
+            "/dashboard/organization",
+            session(Viewer),
+            org::page,
+        ),
+    ];
+    rows.into_iter().map(|r| r.with_layer(layer)).collect()
+}
+
+/// Around every dashboard route: the session guard on `Access::Session` routes (cookie, CSRF
+/// on POST, role; never an API key), then the browser security headers.
+fn layer(
+    router: MethodRouter<AppState>,
+    state: &AppState,
+    def: &RouteDef,
+) -> MethodRouter<AppState> {
+    let router = match def.access {
+        Access::Session { min_role } => router.route_layer(from_fn_with_state(
+            (state.clone(), min_role),
+            session::guard,
+        )),
+        _ => router,
+    };
+    router.route_layer(from_fn(security_headers))
 }

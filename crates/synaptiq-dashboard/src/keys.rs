@@ -1,5 +1,5 @@
 //! The keys page: live and test keys, creating a key (its secret shown once), and the panels
-//! that follow a rotation. Keys are issued by [`crate::keys::issue`], the same code as the API
+//! that follow a rotation. Keys are issued by `synaptiq_app::Services::issue_key`, the same code as the API
 //! and the CLI.
 
 use askama::Template;
@@ -15,10 +15,10 @@ use synaptiq_store::KeyRecord;
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-use super::view::{KeyRow, When, when};
-use super::{Chrome, DashError, DashUser, env_param};
-use crate::app::AppState;
+use crate::view::{KeyRow, When, when};
+use crate::{Chrome, DashError, DashUser, env_param};
 use synaptiq_app::keys::{self, KeySpec};
+use synaptiq_server::AppState;
 
 /// A secret to show once.
 #[derive(Debug, Clone)]
@@ -176,7 +176,7 @@ pub async fn page(
     user: DashUser,
     uri: Uri,
 ) -> Result<Response, DashError> {
-    let q: KeysQuery = super::query(&uri);
+    let q: KeysQuery = crate::query(&uri);
     let env = env_param(q.env.as_deref());
     let mut page = build(&app, &user, env).await?;
     if let Some(id) = q.revoked.as_deref().and_then(|s| KeyId::parse(s).ok()) {

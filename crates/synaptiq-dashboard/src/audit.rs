@@ -15,10 +15,10 @@ use synaptiq_store::AuditFilter;
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-use super::keys::all_keys;
-use super::view::{When, when};
-use super::{Chrome, DashError, DashUser, env_param};
-use crate::app::AppState;
+use crate::keys::all_keys;
+use crate::view::{When, when};
+use crate::{Chrome, DashError, DashUser, env_param};
+use synaptiq_server::AppState;
 
 const PER_PAGE: u32 = 50;
 
@@ -103,7 +103,7 @@ pub async fn page(
     user: DashUser,
     uri: Uri,
 ) -> Result<Response, DashError> {
-    let q: AuditQuery = super::query(&uri);
+    let q: AuditQuery = crate::query(&uri);
     let env = env_param(q.env.as_deref());
     let now = Timestamp::now();
     let key_filter = q

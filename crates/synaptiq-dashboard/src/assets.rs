@@ -9,17 +9,17 @@ const FILES: [(&str, &str, &str); 3] = [
     (
         "dashboard.css",
         "text/css; charset=utf-8",
-        include_str!("../../static/dashboard.css"),
+        include_str!("../static/dashboard.css"),
     ),
     (
         "dashboard.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../static/dashboard.js"),
+        include_str!("../static/dashboard.js"),
     ),
     (
         "favicon.svg",
         "image/svg+xml",
-        include_str!("../../static/favicon.svg"),
+        include_str!("../static/favicon.svg"),
     ),
 ];
 

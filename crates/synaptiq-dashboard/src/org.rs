@@ -9,10 +9,10 @@ use synaptiq_core::plan::Plan;
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_types::time::Timestamp;
 
-use super::charts::thousands;
-use super::view::{When, when};
-use super::{Chrome, DashError, DashUser};
-use crate::app::AppState;
+use crate::charts::thousands;
+use crate::view::{When, when};
+use crate::{Chrome, DashError, DashUser};
+use synaptiq_server::AppState;
 
 /// One cell of the limits table.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
     reason = "tests: a failed step must fail the test"
 )]
 
+#[path = "../../synaptiq-server/tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;

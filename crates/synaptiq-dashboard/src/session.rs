@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 use synaptiq_store::{OrgRecord, Role, SessionHash, UserRecord};
 use synaptiq_types::time::Timestamp;
 
-use super::{DashError, csrf, role_allows, see_other};
-use crate::app::AppState;
-use crate::guard::ClientAddr;
+use crate::{DashError, csrf, role_allows, see_other};
+use synaptiq_server::AppState;
+use synaptiq_server::guard::ClientAddr;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "__Host-synaptiq_session";

@@ -15,13 +15,13 @@ use synaptiq_core::ids::KeyId;
 use synaptiq_store::{AuthRecord, UsageCount};
 use synaptiq_types::time::Timestamp;
 
-use super::charts::{Slot, stacked_bars, thousands};
-use super::keys::all_keys;
-use super::view::{KeyRow, absolute, day_label, hour_label, span};
-use super::{Chrome, DashError, DashUser, env_param};
-use crate::app::AppState;
-use crate::guard::RouteGuard;
-use crate::routes::Access;
+use crate::charts::{Slot, stacked_bars, thousands};
+use crate::keys::all_keys;
+use crate::view::{KeyRow, absolute, day_label, hour_label, span};
+use crate::{Chrome, DashError, DashUser, env_param};
+use synaptiq_server::AppState;
+use synaptiq_server::guard::RouteGuard;
+use synaptiq_server::routes::Access;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -151,7 +151,7 @@ async fn limit_state(app: &AppState, auth: &AuthRecord) -> LimitState {
         cap: None,
         streaming: false,
     };
-    let buckets = crate::guard::buckets(app, auth, &guard);
+    let buckets = synaptiq_server::guard::buckets(app, auth, &guard);
     let outcome = app
         .limiter
         .check(auth.key.id.as_str(), &buckets, false)
@@ -182,7 +182,7 @@ pub async fn page(
     user: DashUser,
     uri: Uri,
 ) -> Result<Response, DashError> {
-    let q: UsageQuery = super::query(&uri);
+    let q: UsageQuery = crate::query(&uri);
     let env = env_param(q.env.as_deref());
     let range = if q.range.as_deref() == Some("7d") {
         "7d"

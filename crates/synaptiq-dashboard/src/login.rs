@@ -17,10 +17,10 @@ use synaptiq_core::gcra::Rate;
 use synaptiq_store::NewSession;
 use synaptiq_types::time::Timestamp;
 
-use super::session::{self, SessionToken, cookie, cookie_header, hash_token};
-use super::{DashError, DashUser, csrf, see_other};
-use crate::app::AppState;
-use crate::ratelimit::{Bucket, BucketKind};
+use crate::session::{self, SessionToken, cookie, cookie_header, hash_token};
+use crate::{DashError, DashUser, csrf, see_other};
+use synaptiq_server::AppState;
+use synaptiq_server::ratelimit::{Bucket, BucketKind};
 
 /// The double-submit cookie of the sign-in form.
 pub const LOGIN_COOKIE: &str = "__Host-synaptiq_login";
@@ -96,7 +96,7 @@ fn render(status: StatusCode, page: LoginPage, set: Option<HeaderValue>) -> Resp
 
 /// `GET /dashboard/login`.
 pub async fn page(State(app): State<AppState>, req: Request) -> Result<Response, DashError> {
-    let q: LoginQuery = super::query(req.uri());
+    let q: LoginQuery = crate::query(req.uri());
     let next = safe_next(q.next.as_deref().unwrap_or("")).to_owned();
     if session::current(&app, req.headers()).await?.is_some() {
         return Ok(see_other(&next));
@@ -143,7 +143,7 @@ pub async fn submit(
         ));
     }
     let email = form.email.trim().to_lowercase();
-    let ip = crate::guard::ClientAddr::current_ip();
+    let ip = synaptiq_server::guard::ClientAddr::current_ip();
     if let Some(secs) = throttled(&app, ip, &email).await {
         let mut res = again(
             StatusCode::TOO_MANY_REQUESTS,

@@ -1,5 +1,5 @@
 //! Rotating and revoking from the dashboard, each behind a confirmation page (which is also
-//! how it works without JavaScript). Rotation goes through [`crate::keys::rotate`]; after it
+//! how it works without JavaScript). Rotation goes through `synaptiq_app::Services::rotate_key`; after it
 //! the keys page shows the new secret once and the old key's countdown with a
 //! **Revoke Old Key** button.
 
@@ -15,11 +15,11 @@ use synaptiq_core::scope::{Environment, KeyStatus};
 use synaptiq_store::KeyRecord;
 use synaptiq_types::time::Timestamp;
 
-use super::keys::{NewSecret, Rotated, build, deadline};
-use super::view::KeyRow;
-use super::{Chrome, DashError, DashUser, env_param, see_other};
-use crate::app::AppState;
+use crate::keys::{NewSecret, Rotated, build, deadline};
+use crate::view::KeyRow;
+use crate::{Chrome, DashError, DashUser, env_param, see_other};
 use synaptiq_app::keys::{self, RotateError};
+use synaptiq_server::AppState;
 
 /// One grace-period choice.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ async fn confirm(
     id: &str,
     action: &'static str,
 ) -> Result<Response, DashError> {
-    let env = env_param(super::query::<EnvQuery>(uri).env.as_deref());
+    let env = env_param(crate::query::<EnvQuery>(uri).env.as_deref());
     let key = load(app, user, env, id).await?;
     let now = Timestamp::now();
     let status = key.status(now);
