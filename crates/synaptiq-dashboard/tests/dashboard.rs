@@ -1,13 +1,7 @@
 //! Dashboard sessions and their security, through the real router: cookie flags, CSRF,
 //! session rotation at sign-in, sign-out, roles and the sign-in throttle.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-#[path = "../../synaptiq-server/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

@@ -1,13 +1,7 @@
 //! The key lifecycle and usage counters driven through the dashboard's forms, checked
 //! against the API and the store.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-#[path = "../../synaptiq-server/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

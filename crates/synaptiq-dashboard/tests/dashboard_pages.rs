@@ -2,13 +2,7 @@
 //! `cargo insta review`, or `INSTA_UPDATE=always cargo test` then `git diff`). Ids,
 //! timestamps, hints, tokens and secrets are redacted: no secret ever lands in a snapshot.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-#[path = "../../synaptiq-server/tests/common/mod.rs"]
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

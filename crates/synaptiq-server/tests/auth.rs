@@ -1,12 +1,7 @@
 //! Authentication and authorization through the real router: the matrix of every route ×
 //! every identity, the table of bad `Authorization` headers, challenges and messages.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

@@ -2,12 +2,7 @@
 //! `scripts/schemathesis.sh`, the cargo-fuzz targets in `fuzz/`) found: each test names the
 //! request that exposed the bug. Plus the shape of the OpenAPI document those checkers rely on.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed expectation must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

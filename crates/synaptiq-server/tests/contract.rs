@@ -1,7 +1,7 @@
 //! The wire contract: the error envelope, request ids and security headers, 404/405, and the
 //! OpenAPI document against the router.
 
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

@@ -6,12 +6,7 @@
 //! request-id middleware and `ApiError`'s response; a second test provokes each code that a
 //! request can provoke through the real router.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed expectation must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};

@@ -3,11 +3,6 @@
 //! ever found new coverage must still run without a panic and keep its invariants. Fuzzing
 //! itself needs nightly; see `fuzz/README.md`.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed expectation must fail the test"
-)]
-
 #[path = "../../../fuzz/src/lib.rs"]
 mod targets;
 

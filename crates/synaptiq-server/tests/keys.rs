@@ -1,12 +1,7 @@
 //! Key lifecycle through the real router: create, rotate with a grace period, Revoke Old Key,
 //! expiry, IP allow-lists, usage facts and the audit log.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use axum::http::{Method, StatusCode};
 use common::TestApp;

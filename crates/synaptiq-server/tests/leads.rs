@@ -1,6 +1,6 @@
 //! The Leads API through the real router.
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};

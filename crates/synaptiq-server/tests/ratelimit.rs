@@ -2,12 +2,7 @@
 //! daily quotas, concurrency caps, and global buckets in a real Redis (with the fallback when
 //! Redis dies and the recovery when it returns).
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -2,12 +2,7 @@
 //! its key's concurrency slot until its last byte, is not cut by the request timeout but by
 //! the stream idle timeout, and work spawned by a request runs in its context.
 
-#![allow(
-    clippy::expect_used,
-    reason = "test code: a failed expectation is a failed test"
-)]
-
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};

@@ -520,7 +520,6 @@ pub(crate) const USAGE_COUNTS: &str = "SELECT key_id, org_id, environment, hour,
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::expect_used, reason = "test code")]
 
     use synaptiq_types::leads::{LeadSource, LeadStatus};
     use synaptiq_types::time::Timestamp;

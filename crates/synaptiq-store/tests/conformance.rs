@@ -7,11 +7,6 @@
 //! `events`, `keys`, `key_lifecycle`, `leads`, `lead_totals`, `lead_search` and `dashboard` hold the cases; the
 //! `suite!` list below names each case once and instantiates it for both backends.
 
-#![allow(
-    clippy::expect_used,
-    reason = "test code: a failed expectation is a failed test"
-)]
-
 #[path = "conformance/dashboard.rs"]
 mod dashboard;
 #[path = "conformance/events.rs"]
@@ -42,13 +37,13 @@ macro_rules! suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::harness::on_sqlite(crate::$module::$case).await;
+                    crate::conformance::harness::on_sqlite(crate::conformance::$module::$case).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $raw_case() {
-                    crate::harness::on_sqlite_raw(crate::$raw_module::$raw_case).await;
+                    crate::conformance::harness::on_sqlite_raw(crate::conformance::$raw_module::$raw_case).await;
                 }
             )*
         }
@@ -56,13 +51,13 @@ macro_rules! suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    crate::harness::on_postgres(crate::$module::$case).await;
+                    crate::conformance::harness::on_postgres(crate::conformance::$module::$case).await;
                 }
             )*
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $raw_case() {
-                    crate::harness::on_postgres_raw(crate::$raw_module::$raw_case).await;
+                    crate::conformance::harness::on_postgres_raw(crate::conformance::$raw_module::$raw_case).await;
                 }
             )*
         }

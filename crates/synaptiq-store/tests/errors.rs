@@ -1,11 +1,6 @@
 //! How driver errors map to `StoreError`: what a retry can fix is `Unavailable` (the server
 //! answers 503), anything else `Internal`.
 
-#![allow(
-    clippy::expect_used,
-    reason = "test code: a failed expectation is a failed test"
-)]
-
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -1,11 +1,6 @@
 //! Opening a store from a URL: backend choice, pool parameters, and errors that are loud but
 //! never repeat a password.
 
-#![allow(
-    clippy::expect_used,
-    reason = "test code: a failed expectation is a failed test"
-)]
-
 use std::time::{Duration, Instant};
 
 use synaptiq_store::{OpenError, open};

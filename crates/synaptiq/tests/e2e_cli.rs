@@ -1,12 +1,7 @@
 //! End-to-end tests of the operator CLI against a running server (SPEC §9), of environment
 //! and organization isolation (§3.2), and that no key secret reaches disk or logs (§3).
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,12 +1,7 @@
 //! The typed client (`synaptiq-client`) against the real binary: the wire types round-trip
 //! through the server, and errors come back as the envelope.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use common::Server;
 use synaptiq_client::Client;

@@ -1,12 +1,7 @@
 //! End-to-end error contract over real TLS (SPEC §4): 413, 400 with `param`, 415, 404, 409,
 //! 405 with `Allow`, and the headers every response carries.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use common::{Reply, Server, call, curl, get, post_json};
 use reqwest::Method;

@@ -2,12 +2,7 @@
 //! Redis behave as one, and a PostgreSQL outage gives 503s (never 500s or hangs) and heals by
 //! itself. Skipped, saying so, when no PostgreSQL is configured.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

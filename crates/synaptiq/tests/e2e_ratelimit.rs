@@ -1,12 +1,7 @@
 //! Rate limits through the real binary: exactness under concurrency, refill after
 //! `Retry-After`, and one global limit across two server processes sharing Redis.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

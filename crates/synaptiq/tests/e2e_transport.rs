@@ -2,12 +2,7 @@
 //! plain HTTP refused (never redirected) and the key it carried flagged, HTTP/2 over ALPN,
 //! TLS 1.2, graceful shutdown on SIGTERM, and the slowloris guard.
 
-#![allow(
-    clippy::expect_used,
-    reason = "tests: a failed step must fail the test"
-)]
-
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::time::{Duration, Instant};

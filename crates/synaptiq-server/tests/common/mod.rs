@@ -3,11 +3,7 @@
 
 #![allow(
     dead_code,
-    reason = "each test file uses a different part of the harness"
-)]
-#![allow(
-    clippy::expect_used,
-    reason = "test harness: a failed setup must fail the test"
+    reason = "shared by the server's and the dashboard's test binaries, each using part of it"
 )]
 
 pub mod dashboard;

@@ -7,7 +7,7 @@ use synaptiq_core::scope::Environment::{self, Live, Test};
 use synaptiq_store::{NewSession, Role, SessionHash, Store, StoreError, UsageCount};
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{key, org, random_hash, tick};
+use crate::conformance::harness::{key, org, random_hash, tick};
 
 fn session_hash() -> SessionHash {
     SessionHash(random_hash().0)

@@ -11,7 +11,7 @@ use synaptiq_store::{Actor, RotateOutcome, Store};
 use synaptiq_types::leads::{LeadStatus, UpdateLead};
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{
+use crate::conformance::harness::{
     Raw, RawArg, all, create, epoch, key, lead_id, minimal, new_key, org, random_hash,
 };
 

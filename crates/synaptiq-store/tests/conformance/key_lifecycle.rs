@@ -9,7 +9,7 @@ use synaptiq_core::scope::KeyStatus;
 use synaptiq_store::{RotateOutcome, Store, UsageFact};
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{all, epoch, key, new_key, org};
+use crate::conformance::harness::{all, epoch, key, new_key, org};
 
 pub async fn rotate_outcomes(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;

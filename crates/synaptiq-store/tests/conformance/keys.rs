@@ -8,7 +8,7 @@ use synaptiq_core::scope::{KeyStatus, Scope};
 use synaptiq_store::{KeyRecord, Store, StoreError};
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{all, epoch, key, new_key, org, page, random_hash, tick};
+use crate::conformance::harness::{all, epoch, key, new_key, org, page, random_hash, tick};
 
 fn ids(keys: &[KeyRecord]) -> Vec<KeyId> {
     keys.iter().map(|k| k.id.clone()).collect()

@@ -7,7 +7,7 @@ use synaptiq_core::scope::Environment::{Live, Test};
 use synaptiq_store::Store;
 use synaptiq_types::leads::{CreateLead, UpdateLead};
 
-use crate::harness::{Raw, RawArg, all, create, minimal, org, page, tick};
+use crate::conformance::harness::{Raw, RawArg, all, create, minimal, org, page, tick};
 
 fn named(email: &str, name: Option<&str>, company: Option<&str>) -> CreateLead {
     CreateLead {

@@ -11,7 +11,7 @@ use synaptiq_types::leads::{
 };
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{Raw, RawArg, create, lead_id as id, minimal, org, page, tick};
+use crate::conformance::harness::{Raw, RawArg, create, lead_id as id, minimal, org, page, tick};
 
 const STATUSES: [LeadStatus; 5] = [
     LeadStatus::New,

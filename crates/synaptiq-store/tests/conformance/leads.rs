@@ -11,7 +11,7 @@ use synaptiq_types::leads::{
 };
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{all, create, lead_id as id, minimal, org, page, tick};
+use crate::conformance::harness::{all, create, lead_id as id, minimal, org, page, tick};
 
 pub async fn create_and_get(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;

@@ -9,7 +9,7 @@ use synaptiq_core::scope::Environment::{Live, Test};
 use synaptiq_store::{Actor, AuditFilter, NewEvent, Role, Store, StoreError, Subject};
 use synaptiq_types::time::Timestamp;
 
-use crate::harness::{all, epoch, org, page, tick};
+use crate::conformance::harness::{all, epoch, org, page, tick};
 
 pub async fn orgs_create_get_list(store: Arc<dyn Store>) {
     let before = Timestamp::now();

@@ -9,11 +9,6 @@
 //! - [`Server::client`] is an HTTPS client trusting only the server's certificate.
 //! - [`Server::tls_stream`] is a raw TLS connection for hand-written HTTP/1.1.
 
-#![allow(
-    dead_code,
-    reason = "each test file uses a different part of the harness"
-)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
