@@ -25,6 +25,25 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
+/// The cache key of a page: what it lists (`kind`), whose it is, and the whole query as
+/// serialized. Every field of the query type is in the key, so a filter added to the type
+/// cannot be left out of it (a forgotten one would serve one filter's page to another).
+pub fn key_for<Q: serde::Serialize>(
+    kind: &str,
+    org: &synaptiq_core::ids::OrgId,
+    env: synaptiq_core::scope::Environment,
+    query: &Q,
+) -> String {
+    let mut key = format!("{kind}|{org}|{}|", env.as_str());
+    // A query of plain fields always serializes; were it ever to fail, the key would be
+    // unique to this request (never shared, so never wrong).
+    match serde_json::to_string(query) {
+        Ok(q) => key.push_str(&q),
+        Err(_) => key.push_str(&crate::request_id::current()),
+    }
+    key
+}
+
 /// At most this many bytes of cached pages (bodies and keys).
 pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -291,5 +310,64 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 3);
         // Alone again: a fresh read.
         assert_eq!(reads.read("org|live", read).await, Ok(4));
+    }
+
+    #[test]
+    fn every_query_field_is_part_of_the_key() {
+        use synaptiq_core::ids::OrgId;
+        use synaptiq_core::scope::Environment::{Live, Test};
+        use synaptiq_types::leads::{LeadListQuery, LeadSortBy, LeadSource, LeadStatus, SortOrder};
+        use synaptiq_types::time::Timestamp;
+        let org = OrgId::generate();
+        let base = LeadListQuery::default();
+        let variants = [
+            LeadListQuery {
+                page: Some(2),
+                ..base.clone()
+            },
+            LeadListQuery {
+                limit: Some(10),
+                ..base.clone()
+            },
+            LeadListQuery {
+                status: Some(LeadStatus::Qualified),
+                ..base.clone()
+            },
+            LeadListQuery {
+                source: Some(LeadSource::Chat),
+                ..base.clone()
+            },
+            LeadListQuery {
+                sort_by: Some(LeadSortBy::Score),
+                ..base.clone()
+            },
+            LeadListQuery {
+                sort_order: Some(SortOrder::Asc),
+                ..base.clone()
+            },
+            LeadListQuery {
+                created_after: Some(Timestamp(1)),
+                ..base.clone()
+            },
+            LeadListQuery {
+                created_before: Some(Timestamp(1)),
+                ..base.clone()
+            },
+        ];
+        let mut keys = std::collections::HashSet::new();
+        assert!(keys.insert(key_for("list", &org, Live, &base)));
+        assert!(keys.insert(key_for("list", &org, Test, &base)));
+        assert!(keys.insert(key_for("search", &org, Live, &base)));
+        assert!(keys.insert(key_for("list", &OrgId::generate(), Live, &base)));
+        for v in &variants {
+            assert!(
+                keys.insert(key_for("list", &org, Live, v)),
+                "{v:?} shares a key"
+            );
+        }
+        assert_eq!(
+            key_for("list", &org, Live, &base.clone()),
+            key_for("list", &org, Live, &base)
+        );
     }
 }

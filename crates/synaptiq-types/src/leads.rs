@@ -339,8 +339,9 @@ pub enum SortOrder {
     Desc,
 }
 
-/// Query parameters of `GET /api/v1/leads`.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+/// Query parameters of `GET /api/v1/leads`. `Serialize`: the server's page cache keys a page
+/// by the whole query, so every field (a future filter too) is part of the key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LeadListQuery {
@@ -366,8 +367,8 @@ pub struct LeadListQuery {
     pub created_before: Option<Timestamp>,
 }
 
-/// Query parameters of `GET /api/v1/leads/search`.
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+/// Query parameters of `GET /api/v1/leads/search` (`Serialize`: see [`LeadListQuery`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LeadSearchQuery {

@@ -10,7 +10,6 @@ use synaptiq_types::leads::{
     CreateLead, Lead, LeadList, LeadListQuery, LeadSearchQuery, UpdateLead,
 };
 use synaptiq_types::pagination::PageRequest;
-use synaptiq_types::time::Timestamp;
 
 use axum::http::Method;
 use synaptiq_core::scope::Scope;
@@ -20,7 +19,7 @@ use super::{Access, Resource, route};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Query};
-use crate::page_cache::json_response;
+use crate::page_cache::{self, json_response};
 use crate::stack::Caller;
 
 /// A lead id from the path; anything malformed is simply not found.
@@ -79,20 +78,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let page = PageRequest::new(q.page, q.limit)?;
     let k = &caller.auth.key;
-    // Every input of the answer: scope, page, and each filter (closed enums and numbers).
-    let key = format!(
-        "list|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-        k.org_id,
-        k.environment.as_str(),
-        page.page,
-        page.limit,
-        q.status,
-        q.source,
-        q.sort_by,
-        q.sort_order,
-        q.created_after.map(Timestamp::millis),
-        q.created_before.map(Timestamp::millis),
-    );
+    let key = page_cache::key_for("list", &k.org_id, k.environment, &q);
     cached_page(&app, &caller, key, async {
         let (data, total) = app
             .store
@@ -117,14 +103,7 @@ pub async fn search(
     let page = PageRequest::new(q.page, q.limit)?;
     let needle = q.needle()?;
     let k = &caller.auth.key;
-    // The needle last: it may contain the separator.
-    let key = format!(
-        "search|{}|{}|{}|{}|{needle}",
-        k.org_id,
-        k.environment.as_str(),
-        page.page,
-        page.limit
-    );
+    let key = page_cache::key_for("search", &k.org_id, k.environment, &q);
     cached_page(&app, &caller, key, async {
         let (data, total) = app
             .store
