@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use common::TestApp;
 use common::dashboard::{html, secret_of};
 use synaptiq_store::Role;
@@ -31,9 +31,7 @@ async fn key_lifecycle_through_the_dashboard() {
     assert!(html(&r).contains("you won't see this key again"));
     let old_secret = secret_of(html(&r));
     assert!(old_secret.starts_with("sk_test_"), "{old_secret}");
-    let me = t
-        .call(Method::GET, "/api/v1/me", Some(&old_secret), None)
-        .await;
+    let me = t.get("/api/v1/me", &old_secret).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.body["key"]["name"], "Checkout");
     let old_id = me.body["key"]["id"].as_str().expect("id").to_owned();
@@ -55,7 +53,7 @@ async fn key_lifecycle_through_the_dashboard() {
     let new_secret = secret_of(html(&r));
     assert_ne!(new_secret, old_secret);
     for s in [&old_secret, &new_secret] {
-        let r = t.call(Method::GET, "/api/v1/me", Some(s), None).await;
+        let r = t.get("/api/v1/me", s).await;
         assert_eq!(r.status, StatusCode::OK);
     }
     // Revoke Old Key: the old key answers 401 at once, the new one keeps working.
@@ -68,13 +66,9 @@ async fn key_lifecycle_through_the_dashboard() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&old_secret), None)
-        .await;
+    let r = t.get("/api/v1/me", &old_secret).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&new_secret), None)
-        .await;
+    let r = t.get("/api/v1/me", &new_secret).await;
     assert_eq!(r.status, StatusCode::OK);
     // The audit log names the user and the client address.
     let audit = t
@@ -83,11 +77,9 @@ async fn key_lifecycle_through_the_dashboard() {
     assert!(html(&audit).contains("admin-"), "actor is the user's email");
     assert!(html(&audit).contains("127.0.0.1"));
     let api = t
-        .call(
-            Method::GET,
+        .get(
             "/api/v1/audit-events?type=key.revoked",
-            Some(&t.keys.a_test_admin),
-            None,
+            &t.keys.a_test_admin,
         )
         .await;
     let actor = api.body["data"][0]["actor"].as_str().unwrap_or_default();
@@ -98,29 +90,21 @@ async fn key_lifecycle_through_the_dashboard() {
 async fn usage_is_counted_per_key_by_outcome_and_charted() {
     let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
     let key = t.keys.a_live_read.clone();
-    let me = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let me = t.get("/api/v1/me", &key).await;
     let id = me.body["key"]["id"].as_str().expect("id").to_owned();
     // 2 × 2xx so far (this one and the next), then a 404, a 403 (scope), a 401 without key.
-    t.call(Method::GET, "/api/v1/leads", Some(&key), None).await;
+    t.get("/api/v1/leads", &key).await;
     let nf = t
-        .call(
-            Method::GET,
-            "/api/v1/leads/lead_01HQ3VXK9BWMN4F6T2P8R5GYSC",
-            Some(&key),
-            None,
-        )
+        .get("/api/v1/leads/lead_01HQ3VXK9BWMN4F6T2P8R5GYSC", &key)
         .await;
     assert_eq!(nf.status, StatusCode::NOT_FOUND);
-    let forbidden = t
-        .call(Method::DELETE, "/api/v1/leads/x", Some(&key), None)
-        .await;
+    let forbidden = t.delete("/api/v1/leads/x", &key).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    t.call(Method::GET, "/api/v1/me", Some("sk_live_nope"), None)
-        .await;
+    t.get("/api/v1/me", "sk_live_nope").await;
     // Spend the rest of the 120-per-minute bucket (the 404 spent one too), then two 429s.
     let mut limited = 0;
     while limited < 2 {
-        let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+        let r = t.get("/api/v1/me", &key).await;
         if r.status == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
         }

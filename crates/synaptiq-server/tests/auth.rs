@@ -410,14 +410,7 @@ async fn bad_authorization_headers_get_401_never_5xx() {
 #[tokio::test]
 async fn forbidden_names_both_scopes_and_spends_no_quota() {
     let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
-    let before = t
-        .call(
-            Method::GET,
-            "/api/v1/leads",
-            Some(&t.keys.a_live_read),
-            None,
-        )
-        .await;
+    let before = t.get("/api/v1/leads", &t.keys.a_live_read).await;
     let remaining: u32 = before
         .header("x-ratelimit-remaining")
         .parse()
@@ -440,14 +433,7 @@ async fn forbidden_names_both_scopes_and_spends_no_quota() {
             r#"Bearer realm="synaptiq", error="insufficient_scope", scope="write""#
         );
     }
-    let after = t
-        .call(
-            Method::GET,
-            "/api/v1/leads",
-            Some(&t.keys.a_live_read),
-            None,
-        )
-        .await;
+    let after = t.get("/api/v1/leads", &t.keys.a_live_read).await;
     let left: u32 = after
         .header("x-ratelimit-remaining")
         .parse()
@@ -463,9 +449,7 @@ async fn forbidden_names_both_scopes_and_spends_no_quota() {
 #[tokio::test]
 async fn revoked_and_expired_keys_say_so() {
     let t = TestApp::new().await;
-    let me = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_write), None)
-        .await;
+    let me = t.get("/api/v1/me", &t.keys.a_live_write).await;
     let id = synaptiq_core::ids::KeyId::parse(me.body["key"]["id"].as_str().expect("id"))
         .expect("key id");
     t.store
@@ -482,9 +466,7 @@ async fn revoked_and_expired_keys_say_so() {
     t.app
         .keys
         .observe_epoch(t.store.change_epoch().await.expect("epoch"));
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_write), None)
-        .await;
+    let r = t.get("/api/v1/me", &t.keys.a_live_write).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(
         r.body["error"]["message"]
@@ -505,30 +487,19 @@ async fn failed_authentications_are_throttled_per_ip() {
     let t = TestApp::with_policy(policy).await;
     // Warm the cache with a valid key first: it keeps working while the IP is throttled.
     assert_eq!(
-        t.call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
-            .await
-            .status,
+        t.get("/api/v1/me", &t.keys.a_live_read).await.status,
         StatusCode::OK
     );
     let mut statuses = Vec::new();
     for _ in 0..8 {
-        statuses.push(
-            t.call(Method::GET, "/api/v1/me", Some("sk_live_nope"), None)
-                .await
-                .status
-                .as_u16(),
-        );
+        statuses.push(t.get("/api/v1/me", "sk_live_nope").await.status.as_u16());
     }
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some("sk_live_nope"), None)
-        .await;
+    let r = t.get("/api/v1/me", "sk_live_nope").await;
     assert_eq!(r.code(), "rate_limit_exceeded");
     assert!(!r.header("retry-after").is_empty());
     assert_eq!(
-        t.call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
-            .await
-            .status,
+        t.get("/api/v1/me", &t.keys.a_live_read).await.status,
         StatusCode::OK
     );
 }
@@ -538,15 +509,11 @@ async fn rate_limit_headers_and_429() {
     let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
     // Admin keys on the starter plan: 30 per minute.
     for i in 0..30 {
-        let r = t
-            .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_admin), None)
-            .await;
+        let r = t.get("/api/v1/me", &t.keys.a_live_admin).await;
         assert_eq!(r.status, StatusCode::OK, "request {i}");
         assert_eq!(r.header("x-ratelimit-limit"), "30");
     }
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_admin), None)
-        .await;
+    let r = t.get("/api/v1/me", &t.keys.a_live_admin).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.code(), "rate_limit_exceeded");
     assert_eq!(r.header("x-ratelimit-remaining"), "0");
@@ -558,18 +525,14 @@ async fn rate_limit_headers_and_429() {
             .contains("30 requests per minute")
     );
     // The test key of the same organization has its own bucket.
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_test_admin), None)
-        .await;
+    let r = t.get("/api/v1/me", &t.keys.a_test_admin).await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn plan_change_through_the_store_applies_on_next_request() {
     let t = TestApp::with_policy(synaptiq_core::plan::RatePolicy::default()).await;
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
-        .await;
+    let r = t.get("/api/v1/me", &t.keys.a_live_read).await;
     assert_eq!(r.header("x-ratelimit-limit"), "120");
     t.store
         .set_plan(&t.org_a, synaptiq_core::plan::Plan::Enterprise)
@@ -578,9 +541,7 @@ async fn plan_change_through_the_store_applies_on_next_request() {
     t.app
         .keys
         .observe_epoch(t.store.change_epoch().await.expect("epoch"));
-    let r = t
-        .call(Method::GET, "/api/v1/me", Some(&t.keys.a_live_read), None)
-        .await;
+    let r = t.get("/api/v1/me", &t.keys.a_live_read).await;
     assert_eq!(r.header("x-ratelimit-limit"), "3000");
     assert_eq!(r.body["organization"]["plan"], "enterprise");
 }
@@ -645,20 +606,14 @@ async fn the_session_cookie_never_opens_the_api() {
 async fn api_keys_never_open_the_dashboard() {
     let t = TestApp::new().await;
     let admin = t.keys.a_live_admin.clone();
-    let r = t
-        .call(Method::GET, "/dashboard/keys", Some(&admin), None)
-        .await;
+    let r = t.get("/dashboard/keys", &admin).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(
         r.header("location"),
         "/dashboard/login?next=%2Fdashboard%2Fkeys"
     );
     // A form POST carrying an admin key (and browser headers) creates nothing.
-    let before = t
-        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
-        .await
-        .body["pagination"]["total"]
-        .clone();
+    let before = t.get("/api/v1/keys", &admin).await.body["pagination"]["total"].clone();
     let req = Request::builder()
         .method(Method::POST)
         .uri("/dashboard/keys")
@@ -671,11 +626,7 @@ async fn api_keys_never_open_the_dashboard() {
     let r = t.send(req).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(!html(&r).contains("via-key"));
-    let after = t
-        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
-        .await
-        .body["pagination"]["total"]
-        .clone();
+    let after = t.get("/api/v1/keys", &admin).await.body["pagination"]["total"].clone();
     assert_eq!(
         before, after,
         "a key was created through the dashboard with an API key"

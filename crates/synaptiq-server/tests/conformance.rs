@@ -378,14 +378,7 @@ async fn overflowing_ids_are_not_aliases() {
 #[tokio::test]
 async fn empty_names_are_refused_with_a_useful_param() {
     let t = TestApp::new().await;
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/leads?=4",
-            Some(&t.keys.a_live_read),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/leads?=4", &t.keys.a_live_read).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.body["error"]["param"], "query");
     let r = raw(

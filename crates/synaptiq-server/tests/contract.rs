@@ -45,14 +45,7 @@ async fn every_response_has_request_id_and_hsts() {
 #[tokio::test]
 async fn unknown_routes_and_methods() {
     let t = TestApp::new().await;
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/nothing",
-            Some(&t.keys.a_live_read),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/nothing", &t.keys.a_live_read).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.code(), "not_found");
     for m in [Method::PUT, Method::TRACE, Method::OPTIONS, Method::DELETE] {

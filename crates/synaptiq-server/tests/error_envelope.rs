@@ -132,9 +132,7 @@ async fn each_code_from_a_real_request() {
     let read = t.keys.a_live_read.as_str();
     let write = t.keys.a_live_write.as_str();
 
-    let r = t
-        .call(Method::GET, "/api/v1/leads?page=0", Some(read), None)
-        .await;
+    let r = t.get("/api/v1/leads?page=0", read).await;
     check(r, ErrorCode::InvalidRequest, Some("page"));
     let r = t.call(Method::GET, "/api/v1/me", None, None).await;
     check(r, ErrorCode::Unauthorized, None);
@@ -148,12 +146,7 @@ async fn each_code_from_a_real_request() {
         .await;
     check(r, ErrorCode::Forbidden, None);
     let r = t
-        .call(
-            Method::GET,
-            "/api/v1/leads/lead_01HQ3VXK9BWMN4F6T2P8R5GYSC",
-            Some(read),
-            None,
-        )
+        .get("/api/v1/leads/lead_01HQ3VXK9BWMN4F6T2P8R5GYSC", read)
         .await;
     check(r, ErrorCode::NotFound, None);
     let r = t.call(Method::PUT, "/api/v1/leads", Some(read), None).await;
@@ -183,9 +176,9 @@ async fn each_code_from_a_real_request() {
 
     let limited = TestApp::with_policy(RatePolicy::uniform(1)).await;
     let k = limited.keys.a_live_read.as_str();
-    let first = limited.call(Method::GET, "/api/v1/me", Some(k), None).await;
+    let first = limited.get("/api/v1/me", k).await;
     assert_eq!(first.status, StatusCode::OK);
-    let r = limited.call(Method::GET, "/api/v1/me", Some(k), None).await;
+    let r = limited.get("/api/v1/me", k).await;
     check(r, ErrorCode::RateLimitExceeded, None);
 
     // Plain HTTP never reaches the router: the transport answers with this response.

@@ -29,9 +29,7 @@ async fn get_key(t: &TestApp, admin: &str, id: &str) -> common::Reply {
 }
 
 async fn me(t: &TestApp, key: &str) -> StatusCode {
-    t.call(Method::GET, "/api/v1/me", Some(key), None)
-        .await
-        .status
+    t.get("/api/v1/me", key).await.status
 }
 
 #[tokio::test]
@@ -54,9 +52,7 @@ async fn secret_is_shown_once() {
     let id = r.body["id"].as_str().expect("id");
     let got = get_key(&t, &admin, id).await;
     assert!(got.body.get("secret").is_none());
-    let listed = t
-        .call(Method::GET, "/api/v1/keys", Some(&admin), None)
-        .await;
+    let listed = t.get("/api/v1/keys", &admin).await;
     assert!(
         !listed.body.to_string().contains(secret),
         "a list leaked a secret"
@@ -77,14 +73,7 @@ async fn secret_is_shown_once() {
             .expect("secret")
             .starts_with("sk_test_")
     );
-    let listed = t
-        .call(
-            Method::GET,
-            "/api/v1/keys",
-            Some(&t.keys.a_test_admin),
-            None,
-        )
-        .await;
+    let listed = t.get("/api/v1/keys", &t.keys.a_test_admin).await;
     assert!(
         listed.body["data"]
             .as_array()
@@ -165,7 +154,7 @@ async fn zero_downtime_rotation_and_revoke_old_key() {
     assert!((deadline.millis() - expected.millis()).abs() < 5_000);
 
     // Both work; the old one announces its end.
-    let r = t.call(Method::GET, "/api/v1/leads", Some(&old), None).await;
+    let r = t.get("/api/v1/leads", &old).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header("deprecation").starts_with('@'));
     assert_eq!(r.header("sunset"), deadline.to_http_date());
@@ -173,7 +162,7 @@ async fn zero_downtime_rotation_and_revoke_old_key() {
         r.header("link").contains("/docs/api-reference/rotation")
             && r.header("link").contains("rel=\"deprecation\"")
     );
-    let r = t.call(Method::GET, "/api/v1/leads", Some(&new), None).await;
+    let r = t.get("/api/v1/leads", &new).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.header("deprecation").is_empty());
 
@@ -188,7 +177,7 @@ async fn zero_downtime_rotation_and_revoke_old_key() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "revoked");
-    let r = t.call(Method::GET, "/api/v1/me", Some(&old), None).await;
+    let r = t.get("/api/v1/me", &old).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(
         r.body["error"]["message"]
@@ -248,7 +237,7 @@ async fn zero_grace_expires_now_and_rotating_twice_keeps_each_deadline() {
         .as_str()
         .expect("secret")
         .to_owned();
-    let r = t.call(Method::GET, "/api/v1/me", Some(&b), None).await;
+    let r = t.get("/api/v1/me", &b).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(
         r.body["error"]["message"]
@@ -283,14 +272,7 @@ async fn zero_grace_expires_now_and_rotating_twice_keeps_each_deadline() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
     }
     // Filter by status.
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/keys?status=expired",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/keys?status=expired", &admin).await;
     let ids: Vec<&str> = r.body["data"]
         .as_array()
         .expect("data")
@@ -298,14 +280,7 @@ async fn zero_grace_expires_now_and_rotating_twice_keeps_each_deadline() {
         .map(|k| k["id"].as_str().expect("id"))
         .collect();
     assert_eq!(ids, vec![b_id.as_str()]);
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/keys?status=rotating",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/keys?status=rotating", &admin).await;
     assert_eq!(r.body["pagination"]["total"], 1);
 }
 
@@ -320,7 +295,7 @@ async fn ip_allow_list_and_patch() {
     )
     .await;
     // The harness calls from 127.0.0.1.
-    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let r = t.get("/api/v1/me", &key).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.code(), "forbidden");
     assert!(
@@ -358,11 +333,11 @@ async fn expiry_is_enforced_and_recorded_by_the_sweep() {
         json!({"name": "short", "scope": "read", "expiresAt": soon}),
     )
     .await;
-    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let r = t.get("/api/v1/me", &key).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(!r.header("sunset").is_empty(), "within 7 days of expiry");
     tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
-    let r = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let r = t.get("/api/v1/me", &key).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(
         r.body["error"]["message"]
@@ -425,11 +400,7 @@ async fn delete_usage_and_audit() {
         .map(|e| e["type"].as_str().expect("type"))
         .collect();
     assert_eq!(kinds, vec!["key.deleted", "key.created"]);
-    let admin_id = t
-        .call(Method::GET, "/api/v1/me", Some(&admin), None)
-        .await
-        .body["key"]["id"]
-        .clone();
+    let admin_id = t.get("/api/v1/me", &admin).await.body["key"]["id"].clone();
     assert_eq!(r.body["data"][0]["actor"], admin_id);
     assert_eq!(r.body["data"][0]["ip"], "127.0.0.1");
     // The sandbox's audit log does not show live events.
@@ -442,14 +413,7 @@ async fn delete_usage_and_audit() {
         )
         .await;
     assert_eq!(r.body["pagination"]["total"], 0);
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/audit-events?keyId=nope",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/audit-events?keyId=nope", &admin).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 

@@ -260,9 +260,7 @@ async fn list_filters_sorting_and_pagination() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-    let r = t
-        .call(Method::GET, "/api/v1/leads?limit=3&page=2", Some(&k), None)
-        .await;
+    let r = t.get("/api/v1/leads?limit=3&page=2", &k).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.body["pagination"],
@@ -270,11 +268,9 @@ async fn list_filters_sorting_and_pagination() {
     );
     assert_eq!(r.body["data"].as_array().expect("data").len(), 3);
     let r = t
-        .call(
-            Method::GET,
+        .get(
             "/api/v1/leads?status=qualified&sortBy=score&sortOrder=asc",
-            Some(&k),
-            None,
+            &k,
         )
         .await;
     let scores: Vec<i64> = r.body["data"]
@@ -302,23 +298,14 @@ async fn list_filters_sorting_and_pagination() {
         assert_eq!(r.body["error"]["param"], param, "{bad}");
     }
     let r = t
-        .call(
-            Method::GET,
+        .get(
             "/api/v1/leads?createdAfter=2000-01-01T00:00:00Z&createdBefore=2000-01-02T00:00:00Z",
-            Some(&k),
-            None,
+            &k,
         )
         .await;
     assert_eq!(r.body["pagination"]["total"], 0);
     // The sandbox sees none of it.
-    let r = t
-        .call(
-            Method::GET,
-            "/api/v1/leads",
-            Some(&t.keys.a_test_read),
-            None,
-        )
-        .await;
+    let r = t.get("/api/v1/leads", &t.keys.a_test_read).await;
     assert_eq!(r.body["pagination"]["total"], 0);
 }
 
@@ -342,9 +329,7 @@ async fn search_ranks_and_isolates() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
     }
-    let r = t
-        .call(Method::GET, "/api/v1/leads/search?q=acme", Some(&k), None)
-        .await;
+    let r = t.get("/api/v1/leads/search?q=acme", &k).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let emails: Vec<&str> = r.body["data"]
         .as_array()
@@ -358,17 +343,11 @@ async fn search_ranks_and_isolates() {
         "prefix matches rank first: {emails:?}"
     );
     // LIKE wildcards in the query are literal.
-    let r = t
-        .call(Method::GET, "/api/v1/leads/search?q=%25", Some(&k), None)
-        .await;
+    let r = t.get("/api/v1/leads/search?q=%25", &k).await;
     assert_eq!(r.body["pagination"]["total"], 1, "{:?}", r.body);
-    let r = t
-        .call(Method::GET, "/api/v1/leads/search?q=_", Some(&k), None)
-        .await;
+    let r = t.get("/api/v1/leads/search?q=_", &k).await;
     assert_eq!(r.body["pagination"]["total"], 1);
-    let r = t
-        .call(Method::GET, "/api/v1/leads/search", Some(&k), None)
-        .await;
+    let r = t.get("/api/v1/leads/search", &k).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["param"], "q");
     // U+0000 (which ended SQLite's FTS5 query string early: a 500 found by schemathesis) is
@@ -384,12 +363,7 @@ async fn search_ranks_and_isolates() {
         .assert_invalid("q", q);
     }
     let r = t
-        .call(
-            Method::GET,
-            "/api/v1/leads/search?q=acme",
-            Some(&t.keys.b_live_admin),
-            None,
-        )
+        .get("/api/v1/leads/search?q=acme", &t.keys.b_live_admin)
         .await;
     assert_eq!(r.body["pagination"]["total"], 0);
 }
@@ -426,14 +400,8 @@ async fn cached_pages_follow_every_change() {
 
     let t = TestApp::new().await;
     let read = &t.keys.a_live_read;
-    let list = async |key| {
-        t.call(Method::GET, "/api/v1/leads?limit=5", Some(key), None)
-            .await
-    };
-    let search = async |key| {
-        t.call(Method::GET, "/api/v1/leads/search?q=orbit", Some(key), None)
-            .await
-    };
+    let list = async |key| t.get("/api/v1/leads?limit=5", key).await;
+    let search = async |key| t.get("/api/v1/leads/search?q=orbit", key).await;
     let new = |email: &str| CreateLead {
         email: email.to_owned(),
         name: Some("Orbit One".to_owned()),

@@ -34,7 +34,7 @@ async fn seed_table_for_every_scope_and_plan() {
             .keys
             .observe_epoch(t.store.change_epoch().await.expect("epoch"));
         for (key, limit) in keys.iter().zip(limits) {
-            let r = t.call(Method::GET, "/api/v1/me", Some(key), None).await;
+            let r = t.get("/api/v1/me", key).await;
             assert_eq!(r.header("x-ratelimit-limit"), limit.to_string(), "{plan:?}");
             assert_eq!(
                 r.header("ratelimit-policy"),
@@ -73,21 +73,16 @@ async fn route_caps_and_daily_quota() {
         "{msg}"
     );
     // Other routes are not capped, and the refused POST spent nothing of the minute bucket.
-    let r = t.call(Method::GET, "/api/v1/leads", Some(&k), None).await;
+    let r = t.get("/api/v1/leads", &k).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("x-ratelimit-remaining"), "996");
     // Daily quota on the pro plan: 5 per day.
     t.store.set_plan(&t.org_b, Plan::Pro).await.expect("plan");
     let b = t.keys.b_live_admin.clone();
     for _ in 0..5 {
-        assert_eq!(
-            t.call(Method::GET, "/api/v1/me", Some(&b), None)
-                .await
-                .status,
-            StatusCode::OK
-        );
+        assert_eq!(t.get("/api/v1/me", &b).await.status, StatusCode::OK);
     }
-    let r = t.call(Method::GET, "/api/v1/me", Some(&b), None).await;
+    let r = t.get("/api/v1/me", &b).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
         r.body["error"]["message"]
@@ -109,15 +104,15 @@ async fn a_keys_budget_and_usage_outlive_its_cached_record() {
     let t = TestApp::with_policy(policy).await;
     let k = t.keys.a_live_write.clone();
     for left in ["2", "1"] {
-        let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+        let r = t.get("/api/v1/me", &k).await;
         assert_eq!(r.header("x-ratelimit-remaining"), left);
         t.app.keys.clear();
     }
-    let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+    let r = t.get("/api/v1/me", &k).await;
     assert_eq!(r.status, StatusCode::OK);
     t.app.keys.clear();
     t.app.usage.flush(t.store.as_ref()).await;
-    let r = t.call(Method::GET, "/api/v1/me", Some(&k), None).await;
+    let r = t.get("/api/v1/me", &k).await;
     assert_eq!(
         r.status,
         StatusCode::TOO_MANY_REQUESTS,

@@ -68,10 +68,7 @@ async fn a_streamed_body_keeps_its_slot_until_its_last_byte() {
     )
     .await;
     let key = t.keys.a_live_read.clone();
-    let key_id = t
-        .call(Method::GET, "/api/v1/me", Some(&key), None)
-        .await
-        .body["key"]["id"]
+    let key_id = t.get("/api/v1/me", &key).await.body["key"]["id"]
         .as_str()
         .expect("key id")
         .to_owned();
@@ -93,7 +90,7 @@ async fn a_streamed_body_keeps_its_slot_until_its_last_byte() {
             1,
             "slot held while streaming"
         );
-        let second = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+        let second = t.get("/api/v1/me", &key).await;
         assert_eq!(
             second.status,
             StatusCode::TOO_MANY_REQUESTS,
@@ -114,7 +111,7 @@ async fn a_streamed_body_keeps_its_slot_until_its_last_byte() {
         0,
         "released at the last byte"
     );
-    let after = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let after = t.get("/api/v1/me", &key).await;
     assert_eq!(after.status, StatusCode::OK);
     drop(body);
 }
@@ -143,7 +140,7 @@ async fn an_idle_stream_ends_and_frees_its_slot() {
         .expect("an error frame");
     assert!(ended.is_err());
     assert!(started.elapsed() >= Duration::from_millis(250));
-    let after = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
+    let after = t.get("/api/v1/me", &key).await;
     assert_eq!(after.status, StatusCode::OK, "the slot was released");
     drop(tx);
 }
@@ -185,10 +182,8 @@ async fn a_spawned_task_runs_in_its_request_context() {
     );
     let t = TestApp::build(RatePolicy::uniform(1_000_000), |_| {}, vec![spawner]).await;
     let key = t.keys.a_live_read.clone();
-    let me = t.call(Method::GET, "/api/v1/me", Some(&key), None).await;
-    let r = t
-        .call(Method::GET, "/api/v1/test/spawn", Some(&key), None)
-        .await;
+    let me = t.get("/api/v1/me", &key).await;
+    let r = t.get("/api/v1/test/spawn", &key).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let (id, key_id, ip) = seen.lock().expect("seen").clone().expect("the task ran");
     assert_eq!(

@@ -237,6 +237,26 @@ impl TestApp {
         }
     }
 
+    /// `GET path` with `key`.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    /// `POST path` with `key` and a JSON body.
+    pub async fn post_json(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// `PATCH path` with `key` and a JSON body.
+    pub async fn patch_json(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(key), Some(body)).await
+    }
+
+    /// `DELETE path` with `key`.
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
     /// A request with an optional key and JSON body.
     pub async fn call(
         &self,
@@ -295,12 +315,7 @@ impl TestApp {
     /// Creates a lead with `key` and returns its id.
     pub async fn lead(&self, key: &str, email: &str) -> String {
         let r = self
-            .call(
-                Method::POST,
-                "/api/v1/leads",
-                Some(key),
-                Some(serde_json::json!({"email": email})),
-            )
+            .post_json("/api/v1/leads", key, serde_json::json!({"email": email}))
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.body["id"].as_str().expect("id").to_owned()
