@@ -13,6 +13,8 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
+use crate::model::UsageFact;
+
 /// How a backend writes placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Placeholders {
@@ -142,6 +144,26 @@ pub(crate) fn upsert_usage_counts_sql(p: Placeholders, rows: usize) -> String {
          server_error = key_usage_hourly.server_error + excluded.server_error",
         values(p, rows, 8, &[3, 4, 5, 6, 7])
     )
+}
+
+/// The facts of `batch` to write: one per key (a row joined twice in one statement gets an
+/// unpredictable one), the newest, and of equally new ones the first — what applying them in
+/// order gave; in key id order, so on PostgreSQL two nodes flushing overlapping batches lock
+/// rows in the same order and never deadlock (SQLite's single writer needs no order).
+pub(crate) fn newest_per_key(batch: &[UsageFact]) -> Vec<&UsageFact> {
+    let mut facts: Vec<&UsageFact> = batch.iter().collect();
+    // Stable: facts for one key keep their order.
+    facts.sort_by(|a, b| a.key_id.as_str().cmp(b.key_id.as_str()));
+    facts.dedup_by(|later, kept| {
+        if later.key_id != kept.key_id {
+            return false;
+        }
+        if later.at > kept.at {
+            *kept = *later;
+        }
+        true
+    });
+    facts
 }
 
 #[cfg(test)]

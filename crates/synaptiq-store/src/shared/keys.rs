@@ -77,24 +77,16 @@ macro_rules! impl_key_store {
                     .transpose()
             }
 
-            /// The event `kind` about key `k`, by `actor`.
-            fn key_event(k: &KeyRecord, kind: EventKind, actor: &Actor) -> NewEvent {
-                NewEvent {
-                    org_id: k.org_id.clone(),
-                    environment: k.environment,
-                    kind,
-                    subject: Subject::Key(k.id.clone()),
-                    actor: actor.clone(),
-                }
-            }
-
             #[async_trait]
             impl KeyStore for $store {
                 async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord> {
                     let mut tx = self.writer().begin().await?;
                     let k = insert_key_in(&mut tx, key, Timestamp::now()).await?;
-                    Self::record_events_in(&mut tx, &[key_event(&k, EventKind::KeyCreated, actor)])
-                        .await?;
+                    Self::record_events_in(
+                        &mut tx,
+                        &[NewEvent::about_key(&k, EventKind::KeyCreated, actor)],
+                    )
+                    .await?;
                     tx.commit().await?;
                     Ok(k)
                 }
@@ -177,7 +169,7 @@ macro_rules! impl_key_store {
                     let key = key_from_row(&row)?;
                     Self::record_events_in(
                         &mut tx,
-                        &[key_event(&key, EventKind::KeyRevoked, actor)],
+                        &[NewEvent::about_key(&key, EventKind::KeyRevoked, actor)],
                     )
                     .await?;
                     Self::bump_epoch(&mut tx).await?;
@@ -226,8 +218,8 @@ macro_rules! impl_key_store {
                     };
                     let old = key_from_row(&row)?;
                     let events = [
-                        key_event(&new, EventKind::KeyCreated, actor),
-                        key_event(&old, EventKind::KeyRotated, actor),
+                        NewEvent::about_key(&new, EventKind::KeyCreated, actor),
+                        NewEvent::about_key(&old, EventKind::KeyRotated, actor),
                     ];
                     Self::record_events_in(&mut tx, &events).await?;
                     Self::bump_epoch(&mut tx).await?;
@@ -267,7 +259,7 @@ macro_rules! impl_key_store {
                     let key = key_from_row(&row)?;
                     Self::record_events_in(
                         &mut tx,
-                        &[key_event(&key, EventKind::KeyUpdated, actor)],
+                        &[NewEvent::about_key(&key, EventKind::KeyUpdated, actor)],
                     )
                     .await?;
                     Self::bump_epoch(&mut tx).await?;
@@ -296,13 +288,13 @@ macro_rules! impl_key_store {
                         tx.rollback().await?;
                         return Ok(false);
                     }
-                    let event = NewEvent {
-                        org_id: org.clone(),
-                        environment: env,
-                        kind: EventKind::KeyDeleted,
-                        subject: Subject::Key(id.clone()),
-                        actor: actor.clone(),
-                    };
+                    let event = NewEvent::new(
+                        org,
+                        env,
+                        EventKind::KeyDeleted,
+                        Subject::Key(id.clone()),
+                        actor,
+                    );
                     Self::record_events_in(&mut tx, &[event]).await?;
                     Self::bump_epoch(&mut tx).await?;
                     tx.commit().await?;
@@ -319,7 +311,7 @@ macro_rules! impl_key_store {
                     let system = Actor::system(None);
                     let events: Vec<NewEvent> = keys
                         .iter()
-                        .map(|k| key_event(k, EventKind::KeyExpired, &system))
+                        .map(|k| NewEvent::about_key(k, EventKind::KeyExpired, &system))
                         .collect();
                     Self::record_events_in(&mut tx, &events).await?;
                     tx.commit().await?;
@@ -330,24 +322,7 @@ macro_rules! impl_key_store {
                     if batch.is_empty() {
                         return Ok(());
                     }
-                    // Keys are updated in id order, so on PostgreSQL two nodes flushing
-                    // overlapping batches lock rows in the same order and never deadlock. The
-                    // sort is stable (facts for one key keep their order), so the result is
-                    // the same as in batch order; SQLite's single writer needs no order.
-                    let mut facts: Vec<&UsageFact> = batch.iter().collect();
-                    facts.sort_by(|a, b| a.key_id.as_str().cmp(b.key_id.as_str()));
-                    // One statement per chunk, not per key (see `batch`). One fact per key in
-                    // a statement (a row joined twice gets an unpredictable one): the newest,
-                    // and of equally new ones the first — what applying them in order gave.
-                    facts.dedup_by(|later, kept| {
-                        if later.key_id != kept.key_id {
-                            return false;
-                        }
-                        if later.at > kept.at {
-                            *kept = *later;
-                        }
-                        true
-                    });
+                    let facts = $crate::batch::newest_per_key(batch);
                     let mut tx = self.writer().begin().await?;
                     for chunk in $crate::batch::split(&facts, $crate::batch::FACTS_PER_STATEMENT) {
                         let sql =
@@ -402,7 +377,7 @@ macro_rules! impl_key_store {
                     let key = key_from_row(&row)?;
                     Self::record_events_in(
                         &mut tx,
-                        &[key_event(&key, EventKind::KeyExposed, actor)],
+                        &[NewEvent::about_key(&key, EventKind::KeyExposed, actor)],
                     )
                     .await?;
                     tx.commit().await?;

@@ -87,13 +87,7 @@ macro_rules! impl_lead_store {
                 kind: EventKind,
                 actor: &Actor,
             ) -> NewEvent {
-                NewEvent {
-                    org_id: org.clone(),
-                    environment: env,
-                    kind,
-                    subject: Subject::Lead(id.clone()),
-                    actor: actor.clone(),
-                }
+                NewEvent::new(org, env, kind, Subject::Lead(id.clone()), actor)
             }
 
             /// A lead id this store wrote.

@@ -5,14 +5,13 @@
 //! buckets; failed authentications spend only the client IP's failure budget.
 
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::Request;
 use axum::handler::Handler;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::gcra::Rate;
 use synaptiq_core::key;
@@ -20,7 +19,6 @@ use synaptiq_core::plan::RatePolicy;
 use synaptiq_core::scope::{KeyStatus, Scope};
 use synaptiq_store::AuthRecord;
 use synaptiq_types::ErrorCode;
-use synaptiq_types::time::Timestamp;
 
 use crate::app::AppState;
 use crate::auth::{AuthFailure, Cached, Verified, bearer_token};
@@ -28,88 +26,10 @@ use crate::error::ApiError;
 use crate::ratelimit::{Bucket, BucketKind, Verdict};
 use crate::routes::{Access, RouteDef};
 
-/// The client's address as the transport saw it (after trusted-proxy resolution).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
-
-tokio::task_local! {
-    /// The client address of the request being served, set by the transport around the
-    /// request's future ([`ClientAddr::scope`]). A task-local rather than a request extension:
-    /// the first extension allocates the request's extension map (≈ 470 instructions and an
-    /// allocation per request, docs/performance-history.md). With HTTP/2 each stream's future is
-    /// scoped on its own.
-    static CLIENT: ClientAddr;
-}
-
-impl ClientAddr {
-    /// Runs `request` (the future answering one request) with this as its client address.
-    pub fn scope<F: Future>(self, request: F) -> impl Future<Output = F::Output> {
-        CLIENT.scope(self, request)
-    }
-
-    /// The client address of the request being served, if any.
-    pub fn current() -> Option<ClientAddr> {
-        CLIENT.try_with(|c| *c).ok()
-    }
-
-    /// The client address of the request being served (`0.0.0.0` outside [`Self::scope`]).
-    pub fn current_ip() -> IpAddr {
-        CLIENT
-            .try_with(|c| c.0.ip())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-    }
-}
-
-/// The authenticated caller of a request.
-#[derive(Clone)]
-pub struct Caller {
-    /// The key and its organization (and what the hot path prepared from them).
-    pub auth: Arc<Verified>,
-    /// The per-minute rate-limit verdict of this request.
-    pub verdict: Verdict,
-    /// The client's address.
-    pub ip: IpAddr,
-    /// The time the guard judged the key at.
-    pub now: Timestamp,
-}
-
-impl Caller {
-    /// The audit actor: the calling key and the client address.
-    pub fn actor(&self) -> synaptiq_app::Actor {
-        synaptiq_app::Actor {
-            id: self.auth.key.id.to_string(),
-            ip: Some(self.ip.to_string()),
-        }
-    }
-}
-
-tokio::task_local! {
-    /// The caller of the request being handled, set by [`guard`] around the handler. A
-    /// task-local rather than a request extension: extensions allocate a map per request.
-    static CALLER: Caller;
-}
-
-impl Caller {
-    /// The caller of the request being handled, if a key was verified.
-    pub fn current() -> Option<Caller> {
-        CALLER.try_with(Caller::clone).ok()
-    }
-
-    /// Runs `inner` with this as its caller.
-    pub fn scope<F: Future>(self, inner: F) -> impl Future<Output = F::Output> {
-        CALLER.scope(self, inner)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        CALLER
-            .try_with(Caller::clone)
-            .map_err(|_| ApiError::internal("handler needs a caller but its route is public"))
-    }
-}
+mod answers;
+mod caller;
+use answers::{RETRY_AFTER_X, insufficient_scope, throttled, with_key_headers};
+pub use caller::{Caller, ClientAddr};
 
 /// What the guard of one route knows, computed once when the router is built.
 #[derive(Debug, Clone)]
@@ -135,16 +55,6 @@ impl RouteGuard {
         }
     }
 }
-
-const RETRY_AFTER_X: HeaderName = HeaderName::from_static("x-ratelimit-retryafter");
-// Names as constants: `insert("x-…")` parses and lower-case-checks the name on every call.
-const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
-const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
-const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const DEPRECATION: HeaderName = HeaderName::from_static("deprecation");
-const SUNSET: HeaderName = HeaderName::from_static("sunset");
 
 /// The buckets a request of `auth` on this route must fit in; the first is the per-minute one.
 pub fn buckets(
@@ -341,7 +251,7 @@ where
         ip,
         now,
     };
-    let mut res = CALLER.scope(caller, next(req)).await;
+    let mut res = caller.scope(next(req)).await;
     if !crate::streaming::is_complete(&res) {
         // A streamed body outlives the handler: it keeps the slot until its last byte.
         if route.streaming {
@@ -355,86 +265,6 @@ where
     app.usage
         .used(&auth.usage, &auth.key, now, ip, user_agent, res.status());
     with_key_headers(res, app, &auth, &minute, now)
-}
-
-fn insufficient_scope(have: Scope, needed: Scope) -> ApiError {
-    let challenge =
-        format!(r#"Bearer realm="synaptiq", error="insufficient_scope", scope="{needed}""#);
-    let mut err = ApiError::new(
-        ErrorCode::Forbidden,
-        format!("This API key has the '{have}' scope; this request requires the '{needed}' scope."),
-    );
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        err = err.with_header(header::WWW_AUTHENTICATE, v);
-    }
-    err
-}
-
-/// Rate-limit headers (the X- contract plus the IETF draft-09 fields), and deprecation
-/// headers for a key near its end.
-fn with_key_headers(
-    mut res: Response,
-    app: &AppState,
-    auth: &AuthRecord,
-    v: &Verdict,
-    now: Timestamp,
-) -> Response {
-    let h = res.headers_mut();
-    h.reserve(8);
-    let reset_in = (v.reset_unix - now.unix_seconds()).max(0);
-    // The five values are written into one buffer and shared by slices of it: one allocation
-    // instead of one per header.
-    let mut n = itoa::Buffer::new();
-    let mut buf = Vec::with_capacity(96);
-    let mut ends = [0usize; 5];
-    buf.extend_from_slice(n.format(v.limit).as_bytes());
-    ends[0] = buf.len();
-    buf.extend_from_slice(n.format(v.decision.remaining).as_bytes());
-    ends[1] = buf.len();
-    buf.extend_from_slice(n.format(v.reset_unix).as_bytes());
-    ends[2] = buf.len();
-    buf.extend_from_slice(b"\"minute\";q=");
-    buf.extend_from_slice(n.format(v.limit).as_bytes());
-    buf.extend_from_slice(b";w=60");
-    ends[3] = buf.len();
-    buf.extend_from_slice(b"\"minute\";r=");
-    buf.extend_from_slice(n.format(v.decision.remaining).as_bytes());
-    buf.extend_from_slice(b";t=");
-    buf.extend_from_slice(n.format(reset_in).as_bytes());
-    ends[4] = buf.len();
-    let all = axum::body::Bytes::from(buf);
-    let names = [X_LIMIT, X_REMAINING, X_RESET, RATELIMIT_POLICY, RATELIMIT];
-    let mut start = 0;
-    for (name, end) in names.into_iter().zip(ends) {
-        if let Ok(value) = HeaderValue::from_maybe_shared(all.slice(start..end)) {
-            h.insert(name, value);
-        }
-        start = end;
-    }
-    if let Some(exp) = auth.key.expires_at {
-        let week = 7 * 24 * 3600;
-        if auth.key.status(now) == KeyStatus::Rotating
-            || exp.unix_seconds() - now.unix_seconds() <= week
-        {
-            // RFC 9745: deprecated from the start of its last week (or now, if rotated);
-            // RFC 8594: it stops working at `expiresAt`.
-            let since = (exp.unix_seconds() - week).min(now.unix_seconds());
-            if let Ok(v) = HeaderValue::from_str(&format!("@{since}")) {
-                h.insert(DEPRECATION, v);
-            }
-            if let Ok(v) = HeaderValue::from_str(&exp.to_http_date()) {
-                h.insert(SUNSET, v);
-            }
-            let link = format!(
-                r#"<{}/docs/api-reference/rotation>; rel="deprecation""#,
-                app.public_url
-            );
-            if let Ok(v) = HeaderValue::from_str(&link) {
-                h.insert(header::LINK, v);
-            }
-        }
-    }
-    res
 }
 
 /// Verifies the request's key: format and checksum first (no lookup), then the cache, then
@@ -493,15 +323,4 @@ async fn authenticate(
         KeyStatus::Expired => Err(fail(AuthFailure::Expired).await),
         KeyStatus::Active | KeyStatus::Rotating => Ok(record),
     }
-}
-
-fn throttled(secs: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::RateLimitExceeded,
-        format!(
-            "Too many failed authentication attempts from this address. Retry after {secs} seconds."
-        ),
-    )
-    .with_header(header::RETRY_AFTER, HeaderValue::from(secs))
-    .with_header(RETRY_AFTER_X, HeaderValue::from(secs))
 }

@@ -1,0 +1,108 @@
+//! What the store records with every change: who did it ([`Actor`]), what it was about
+//! ([`Subject`]) and the event itself ([`NewEvent`]).
+
+use synaptiq_core::event::EventKind;
+use synaptiq_core::ids::{KeyId, LeadId, OrgId};
+use synaptiq_core::scope::Environment;
+
+use super::KeyRecord;
+
+/// Who caused a change; recorded with the change's event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// A key id, a dashboard user id, `cli`, `bootstrap` or `system`.
+    pub id: String,
+    /// The client address, when there is one.
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    /// An actor without a client address (CLI, bootstrap, background tasks).
+    pub fn local(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            ip: None,
+        }
+    }
+
+    /// The server itself (expiry sweeps, the plain-HTTP tripwire), seen from `ip` if any.
+    pub fn system(ip: Option<String>) -> Self {
+        Self {
+            id: "system".to_owned(),
+            ip,
+        }
+    }
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// An API key (the audit log's `keyId`).
+    Key(KeyId),
+    /// A lead.
+    Lead(LeadId),
+}
+
+impl Subject {
+    /// The subject's id as stored.
+    pub fn id(&self) -> &str {
+        match self {
+            Subject::Key(k) => k.as_str(),
+            Subject::Lead(l) => l.as_str(),
+        }
+    }
+
+    /// The key, when the subject is one.
+    pub fn key_id(&self) -> Option<&KeyId> {
+        match self {
+            Subject::Key(k) => Some(k),
+            Subject::Lead(_) => None,
+        }
+    }
+}
+
+/// An event to record. The store writes one for every change, in the change's own
+/// transaction; [`crate::AuditStore::record`] appends one that no change carries.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Organization.
+    pub org_id: OrgId,
+    /// Environment of the object acted on.
+    pub environment: Environment,
+    /// What happened.
+    pub kind: EventKind,
+    /// What it happened to.
+    pub subject: Subject,
+    /// Who did it.
+    pub actor: Actor,
+}
+
+impl NewEvent {
+    /// The event `kind` about `subject` in `org`/`env`, by `actor`.
+    pub fn new(
+        org: &OrgId,
+        env: Environment,
+        kind: EventKind,
+        subject: Subject,
+        actor: &Actor,
+    ) -> Self {
+        Self {
+            org_id: org.clone(),
+            environment: env,
+            kind,
+            subject,
+            actor: actor.clone(),
+        }
+    }
+
+    /// The event `kind` about key `k`, by `actor`.
+    pub fn about_key(k: &KeyRecord, kind: EventKind, actor: &Actor) -> Self {
+        Self::new(
+            &k.org_id,
+            k.environment,
+            kind,
+            Subject::Key(k.id.clone()),
+            actor,
+        )
+    }
+}
