@@ -3,8 +3,8 @@
 //!
 //! A request's whole-request timeout (`stack::limits`) ends when its handler returns the
 //! response head; a streamed body goes on after that. So a streamed body holds what the
-//! request held — the key's concurrency slot ([`Holding`]) — and instead of a deadline it
-//! gets an idle timeout ([`IdleTimeout`]): it ends when nothing was sent for that long. SSE
+//! request held — the key's concurrency slot — and instead of a deadline it gets an idle
+//! timeout: it ends when nothing was sent for that long ([`Streamed`]). SSE
 //! answers send a keep-alive comment every [`KEEP_ALIVE`] ([`sse`]), so an open event stream
 //! that is merely waiting is never idle.
 
@@ -37,71 +37,33 @@ pub fn is_complete(res: &Response) -> bool {
     res.body().size_hint().exact().is_some()
 }
 
-/// A body that keeps `held` (a concurrency slot) until the body ends or is dropped.
-pub struct Holding<T> {
+/// A streamed body that keeps `held` (the key's concurrency slot) until it ends or is
+/// dropped, and, given an idle timeout, ends with an error (aborting the response) when no
+/// frame came for that long.
+pub struct Streamed<T> {
     body: Body,
     held: Option<T>,
+    idle: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
 }
 
-impl<T: Send + Unpin + 'static> Holding<T> {
-    /// `res` with its body keeping `held` until its last byte.
-    pub fn wrap(res: Response, held: T) -> Response {
-        res.map(|body| {
-            Body::new(Holding {
-                body,
-                held: Some(held),
-            })
-        })
-    }
-}
-
-impl<T: Unpin> HttpBody for Holding<T> {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            // Released at the end, not when the connection gets round to dropping the body.
-            self.held = None;
+impl<T: Send + Unpin + 'static> Streamed<T> {
+    /// `res` with its body keeping `held` until its last byte and ended after `idle` without
+    /// a frame (each when given).
+    pub fn wrap(res: Response, held: Option<T>, idle: Option<Duration>) -> Response {
+        if held.is_none() && idle.is_none() {
+            return res;
         }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
-    }
-}
-
-/// A body that ends with an error (which aborts the response) when no frame came for
-/// `idle`.
-pub struct IdleTimeout {
-    body: Body,
-    idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl IdleTimeout {
-    /// `res` with its body ended after `idle` without a frame.
-    pub fn wrap(res: Response, idle: Duration) -> Response {
         res.map(|body| {
-            Body::new(IdleTimeout {
+            Body::new(Streamed {
                 body,
-                idle,
-                timer: Box::pin(tokio::time::sleep(idle)),
+                held,
+                idle: idle.map(|d| (d, Box::pin(tokio::time::sleep(d)))),
             })
         })
     }
 }
 
-impl HttpBody for IdleTimeout {
+impl<T: Unpin> HttpBody for Streamed<T> {
     type Data = Bytes;
     type Error = axum::Error;
 
@@ -110,20 +72,33 @@ impl HttpBody for IdleTimeout {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.body).poll_frame(cx) {
+        let polled = match Pin::new(&mut this.body).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let next = tokio::time::Instant::now() + this.idle;
-                this.timer.as_mut().reset(next);
+                if let Some((idle, timer)) = &mut this.idle {
+                    timer.as_mut().reset(tokio::time::Instant::now() + *idle);
+                }
                 Poll::Ready(frame)
             }
-            Poll::Pending => match this.timer.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "stream idle timeout",
-                ))))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let idled = match &mut this.idle {
+                    Some((_, timer)) => timer.as_mut().poll(cx).is_ready(),
+                    None => false,
+                };
+                if idled {
+                    Poll::Ready(Some(Err(axum::Error::new(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "stream idle timeout",
+                    )))))
+                } else {
+                    Poll::Pending
+                }
+            }
+        };
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            // Released at the end, not when the connection gets round to dropping the body.
+            this.held = None;
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -153,7 +128,7 @@ mod tests {
         let held = std::sync::Arc::new(());
         let (tx, res) = channel_body();
         assert!(!is_complete(&res));
-        let mut body = Holding::wrap(res, held.clone()).into_body();
+        let mut body = Streamed::wrap(res, Some(held.clone()), None).into_body();
         tx.send(Bytes::from_static(b"a")).await.expect("send");
         let first = body.frame().await.expect("frame").expect("ok");
         assert_eq!(first.into_data().ok(), Some(Bytes::from_static(b"a")));
@@ -175,7 +150,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_idle_stream_ends_and_a_busy_one_does_not() {
         let (tx, res) = channel_body();
-        let mut body = IdleTimeout::wrap(res, Duration::from_secs(60)).into_body();
+        let mut body = Streamed::<()>::wrap(res, None, Some(Duration::from_secs(60))).into_body();
         for _ in 0..3 {
             tokio::time::advance(Duration::from_secs(50)).await;
             tx.send(Bytes::from_static(b"x")).await.expect("send");

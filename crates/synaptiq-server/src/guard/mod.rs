@@ -254,12 +254,8 @@ where
     let mut res = caller.scope(next(req)).await;
     if !crate::streaming::is_complete(&res) {
         // A streamed body outlives the handler: it keeps the slot until its last byte.
-        if route.streaming {
-            res = crate::streaming::IdleTimeout::wrap(res, app.config.stream_idle_timeout);
-        }
-        if let Some(slot) = slot {
-            res = crate::streaming::Holding::wrap(res, slot);
-        }
+        let idle = route.streaming.then_some(app.config.stream_idle_timeout);
+        res = crate::streaming::Streamed::wrap(res, slot, idle);
     }
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
     app.usage

@@ -89,16 +89,7 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    build(
-        RouteDef {
-            method,
-            path,
-            access,
-            in_openapi: true,
-            streaming: false,
-        },
-        handler,
-    )
+    build(RouteDef::api(method, path, access, false), handler)
 }
 
 /// A row whose answer is streamed ([`RouteDef::streaming`]).
@@ -112,16 +103,20 @@ where
     H: Handler<T, AppState>,
     T: 'static,
 {
-    build(
-        RouteDef {
+    build(RouteDef::api(method, path, access, true), handler)
+}
+
+impl RouteDef {
+    /// An API operation (in the OpenAPI document).
+    fn api(method: Method, path: &'static str, access: Access, streaming: bool) -> Self {
+        Self {
             method,
             path,
             access,
             in_openapi: true,
-            streaming: true,
-        },
-        handler,
-    )
+            streaming,
+        }
+    }
 }
 
 fn build<H, T>(def: RouteDef, handler: H) -> Route
