@@ -231,6 +231,27 @@ impl Services {
         Ok(deleted)
     }
 
+    /// Every key of an organization in one environment, newest first (at most 2,000).
+    pub async fn all_keys(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        now: Timestamp,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut all = Vec::new();
+        for page in 1..=20 {
+            let req = synaptiq_types::pagination::PageRequest::new(Some(page), Some(100))
+                .map_err(|e| StoreError::Internal(e.message))?;
+            let (keys, total) = self.store.list_keys(org, Some(env), None, now, req).await?;
+            let n = keys.len();
+            all.extend(keys);
+            if n == 0 || all.len() as u64 >= total {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
     /// Records `key.expired` for every key whose deadline passed since the last sweep (the
     /// store writes the events with the sweep). Failures are logged and retried next time.
     pub async fn record_expiries(&self) {

@@ -8,6 +8,8 @@
 //! - [`keys`]: key use cases; the only place a plain key exists (between generation and the
 //!   response that shows it once).
 //! - [`leads`]: lead use cases.
+//! - [`audit`]: the audit log with its keys and actors named.
+//! - [`sessions`]: dashboard sign-in and sign-out.
 //!
 //! Every change is recorded by the store together with its event, in one transaction
 //! (`synaptiq_store::NewEvent`); the [`Actor`] passed here is who the event names.
@@ -16,8 +18,10 @@ use std::sync::Arc;
 
 use synaptiq_store::Store;
 
+pub mod audit;
 pub mod keys;
 pub mod leads;
+pub mod sessions;
 
 pub use synaptiq_store::Actor;
 

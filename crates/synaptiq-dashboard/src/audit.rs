@@ -1,21 +1,19 @@
 //! The audit log page: who did what to which key, when and from where; filterable by key and
 //! event type (a plain GET form, so filtered views can be bookmarked).
 
-use std::collections::HashMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use synaptiq_app::audit::{AuditEntry, key_label};
 use synaptiq_core::event::EventKind;
 use synaptiq_core::ids::KeyId;
-use synaptiq_store::AuditFilter;
+use synaptiq_store::{AuditFilter, KeyRecord};
 use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-use crate::keys::all_keys;
 use crate::view::{When, when};
 use crate::{Chrome, DashError, DashUser, env_param};
 use synaptiq_server::AppState;
@@ -106,92 +104,68 @@ pub async fn page(
     let q: AuditQuery = crate::query(&uri);
     let env = env_param(q.env.as_deref());
     let now = Timestamp::now();
-    let key_filter = q
-        .key
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .and_then(|s| KeyId::parse(s).ok());
-    let kind = q
-        .kind
-        .filter(|k| EventKind::parse(k).is_some_and(EventKind::audited));
-    let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
-    let req = PageRequest::new(Some(page_no), Some(PER_PAGE))
-        .map_err(|e| DashError::Internal(e.message))?;
     let filter = AuditFilter {
-        key_id: key_filter.clone(),
-        kind: kind.clone(),
+        key_id: q.key.as_deref().and_then(|s| KeyId::parse(s).ok()),
+        kind: q
+            .kind
+            .filter(|k| EventKind::parse(k).is_some_and(EventKind::audited)),
         since: None,
         until: None,
     };
-    let (events, total) = app
-        .store
-        .list_audit(&user.org.id, env, &filter, req)
-        .await?;
-    let keys = all_keys(&app, &user.org.id, env, now).await?;
-    let key_names: HashMap<String, String> = keys
-        .iter()
-        .map(|k| (k.id.to_string(), format!("{} ({})", k.name, k.hint)))
-        .collect();
-    let users: HashMap<String, String> = app
-        .store
-        .list_users(&user.org.id)
-        .await?
-        .into_iter()
-        .map(|u| (u.id.to_string(), u.email))
-        .collect();
-    let actor = |a: &str| -> String {
-        if let Some(email) = users.get(a) {
-            email.clone()
-        } else if let Some(k) = key_names.get(a) {
-            format!("API key {k}")
-        } else if a == "cli" {
-            "Operator CLI".to_owned()
-        } else {
-            a.to_owned()
-        }
-    };
-    let rows = events
-        .iter()
-        .map(|e| EventRow {
-            at: when(e.created_at, now),
-            kind: e.kind.clone(),
-            class: e.kind.replace('.', "-"),
-            key: e
-                .key_id
-                .as_deref()
-                .map(|id| key_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
-                .unwrap_or_default(),
-            actor: actor(&e.actor),
-            ip: e.ip.clone().unwrap_or_default(),
-        })
-        .collect();
-    let selected_key = key_filter.map(|k| k.to_string()).unwrap_or_default();
-    let selected_kind = kind.unwrap_or_default();
-    let pages = total.div_ceil(u64::from(PER_PAGE)).max(1);
+    let page_no = q.page.unwrap_or(1).clamp(1, 100_000);
+    let req = PageRequest::new(Some(page_no), Some(PER_PAGE))?;
+    let view = app
+        .services
+        .audit_view(&user.org.id, env, &filter, req, now);
+    let view = view.await?;
+    let selected_key = filter.key_id.map(|k| k.to_string()).unwrap_or_default();
+    let selected_kind = filter.kind.unwrap_or_default();
+    let pages = view.total.div_ceil(u64::from(PER_PAGE)).max(1);
     let link = |p| page_link(env.as_str(), &selected_key, &selected_kind, p);
     Ok(AuditPage {
         chrome: Chrome::new(&user, "audit", env),
-        keys: keys
-            .iter()
-            .map(|k| Choice {
-                value: k.id.to_string(),
-                label: format!("{} ({})", k.name, k.hint),
-                selected: k.id.as_str() == selected_key,
-            })
-            .collect(),
-        types: EventKind::audited_kinds()
-            .map(|t| Choice {
-                value: t.as_str().to_owned(),
-                label: t.as_str().to_owned(),
-                selected: t.as_str() == selected_kind,
-            })
-            .collect(),
-        events: rows,
+        keys: key_choices(&view.keys, &selected_key),
+        types: type_choices(&selected_kind),
+        events: view.entries.into_iter().map(|e| row(e, now)).collect(),
         filtered: !selected_key.is_empty() || !selected_kind.is_empty(),
-        total,
+        total: view.total,
         page: page_no,
         prev: (page_no > 1).then(|| link(page_no - 1)),
         next: (u64::from(page_no) < pages).then(|| link(page_no + 1)),
     }
     .into_response())
+}
+
+/// An event as the page shows it.
+fn row(e: AuditEntry, now: Timestamp) -> EventRow {
+    EventRow {
+        at: when(e.event.created_at, now),
+        class: e.event.kind.replace('.', "-"),
+        kind: e.event.kind,
+        key: e.key,
+        actor: e.actor,
+        ip: e.event.ip.unwrap_or_default(),
+    }
+}
+
+/// The key filter's choices.
+fn key_choices(keys: &[KeyRecord], selected: &str) -> Vec<Choice> {
+    keys.iter()
+        .map(|k| Choice {
+            value: k.id.to_string(),
+            label: key_label(k),
+            selected: k.id.as_str() == selected,
+        })
+        .collect()
+}
+
+/// The type filter's choices: the audited kinds.
+fn type_choices(selected: &str) -> Vec<Choice> {
+    EventKind::audited_kinds()
+        .map(|t| Choice {
+            value: t.as_str().to_owned(),
+            label: t.as_str().to_owned(),
+            selected: t.as_str() == selected,
+        })
+        .collect()
 }

@@ -12,7 +12,6 @@ use serde::Deserialize;
 use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::scope::{Environment, KeyStatus, Scope};
 use synaptiq_store::KeyRecord;
-use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
 use crate::view::{KeyRow, When, when};
@@ -116,18 +115,7 @@ pub async fn all_keys(
     env: Environment,
     now: Timestamp,
 ) -> Result<Vec<KeyRecord>, DashError> {
-    let mut all = Vec::new();
-    for page in 1..=20 {
-        let req =
-            PageRequest::new(Some(page), Some(100)).map_err(|e| DashError::Internal(e.message))?;
-        let (keys, total) = app.store.list_keys(org, Some(env), None, now, req).await?;
-        let n = keys.len();
-        all.extend(keys);
-        if n == 0 || all.len() as u64 >= total {
-            break;
-        }
-    }
-    Ok(all)
+    Ok(app.services.all_keys(org, env, now).await?)
 }
 
 /// The page for `env` with nothing just done.

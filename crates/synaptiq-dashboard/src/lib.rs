@@ -141,6 +141,13 @@ pub enum DashError {
     Internal(String),
 }
 
+impl From<synaptiq_types::FieldError> for DashError {
+    /// A request the dashboard built itself was refused: a bug, not the user's input.
+    fn from(e: synaptiq_types::FieldError) -> Self {
+        DashError::Internal(e.message)
+    }
+}
+
 impl From<StoreError> for DashError {
     fn from(e: StoreError) -> Self {
         match e {

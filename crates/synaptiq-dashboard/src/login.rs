@@ -13,11 +13,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use synaptiq_app::sessions::{SignIn, SignInError, normalize_email};
 use synaptiq_core::gcra::Rate;
-use synaptiq_store::NewSession;
-use synaptiq_types::time::Timestamp;
 
-use crate::session::{self, SessionToken, cookie, cookie_header, hash_token};
+use crate::session::{self, SessionToken, cookie, cookie_header};
 use crate::{DashError, DashUser, csrf, see_other};
 use synaptiq_server::AppState;
 use synaptiq_server::ratelimit::{Bucket, BucketKind};
@@ -123,86 +122,83 @@ pub async fn submit(
         return Err(DashError::CrossSite);
     }
     let form: LoginForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let next = safe_next(&form.next).to_owned();
-    let presented = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    let (token, set) = login_token(&headers)?;
-    let again = |status, error: &str| {
-        let page = LoginPage {
-            csrf: token.clone(),
-            email: form.email.clone(),
-            error: Some(error.to_owned()),
-            notice: None,
-            next: next.clone(),
-        };
-        render(status, page, set.clone())
+    let (next, (csrf, set)) = (safe_next(&form.next).to_owned(), login_token(&headers)?);
+    let again = Again {
+        csrf,
+        set,
+        email: form.email.clone(),
+        next: next.clone(),
     };
+    let presented = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if !csrf::tokens_equal(presented, &form.csrf) {
-        return Ok(again(
-            StatusCode::FORBIDDEN,
-            "This sign-in form expired. Please sign in again.",
-        ));
+        return Ok(again.page(StatusCode::FORBIDDEN, FORM_EXPIRED));
     }
-    let email = form.email.trim().to_lowercase();
+    let email = normalize_email(&form.email);
     let ip = synaptiq_server::guard::ClientAddr::current_ip();
     if let Some(secs) = throttled(&app, ip, &email).await {
-        let mut res = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many sign-in attempts. Try again in {secs} seconds."),
-        );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        return Ok(res);
+        return Ok(again.throttled(secs));
     }
-    // No account's email holds U+0000 (PostgreSQL cannot even compare with it): such an
-    // address is answered like any unknown one, the same dummy verification included.
-    let user = if email.contains('\0') {
-        None
-    } else {
-        app.store.find_user_by_email(&email).await?
+    let attempt = SignIn {
+        email: &email,
+        password: &form.password,
+        previous: cookie(&headers, session::COOKIE),
+        ip: ip.to_string(),
+        user_agent: user_agent(&headers),
     };
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let password = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || match stored {
-        Some(h) => synaptiq_core::password::verify(&password, &h),
-        None => synaptiq_core::password::verify_dummy(&password),
-    })
-    .await
-    .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
-        return Ok(again(
-            StatusCode::UNAUTHORIZED,
-            "Email or password is incorrect.",
-        ));
-    };
-    let now = Timestamp::now();
-    // Rotation: whatever session this browser had ends; the new one gets a new id.
-    if let Some(old) = cookie(&headers, session::COOKIE).filter(|t| session::well_formed(t)) {
-        app.store.delete_session(&hash_token(old)).await?;
+    match app.services.sign_in(attempt).await {
+        Ok((_, token)) => Ok(signed_in(&next, &token)),
+        Err(SignInError::Incorrect) => Ok(again.page(StatusCode::UNAUTHORIZED, INCORRECT)),
+        Err(SignInError::Store(e)) => Err(e.into()),
     }
-    if let Err(e) = app.store.delete_expired_sessions(now).await {
-        tracing::debug!(error = %e, "could not sweep expired sessions");
-    }
-    let token = SessionToken::generate()?;
-    let user_agent = headers
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(256).collect());
-    app.store
-        .create_session(NewSession {
-            id_hash: hash_token(token.expose()),
-            user_id: user.id.clone(),
-            created_at: now,
-            expires_at: now.plus_seconds(session::LIFETIME_SECS),
-            ip: Some(ip.to_string()),
-            user_agent,
-        })
-        .await?;
-    tracing::info!(user_id = %user.id, "dashboard sign-in");
-    let mut res = see_other(&next);
+}
+
+/// To `next`, with the session cookie set and the form's cookie cleared.
+fn signed_in(next: &str, token: &SessionToken) -> Response {
+    let mut res = see_other(next);
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, session::set_cookie(&token));
+    h.append(header::SET_COOKIE, session::set_cookie(token));
     h.append(header::SET_COOKIE, cookie_header(LOGIN_COOKIE, "", 0));
-    Ok(res)
+    res
+}
+
+const FORM_EXPIRED: &str = "This sign-in form expired. Please sign in again.";
+const INCORRECT: &str = "Email or password is incorrect.";
+
+/// The sign-in form shown again after a failed attempt, with what was typed (but the
+/// password) and the same form token.
+struct Again {
+    csrf: String,
+    set: Option<HeaderValue>,
+    email: String,
+    next: String,
+}
+
+impl Again {
+    fn page(&self, status: StatusCode, error: &str) -> Response {
+        let page = LoginPage {
+            csrf: self.csrf.clone(),
+            email: self.email.clone(),
+            error: Some(error.to_owned()),
+            notice: None,
+            next: self.next.clone(),
+        };
+        render(status, page, self.set.clone())
+    }
+
+    /// 429 with `Retry-After`.
+    fn throttled(&self, secs: u64) -> Response {
+        let wait = format!("Too many sign-in attempts. Try again in {secs} seconds.");
+        let mut res = self.page(StatusCode::TOO_MANY_REQUESTS, &wait);
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        res
+    }
 }
 
 /// Spends one attempt from the account's and the address's buckets (all or nothing);
@@ -231,7 +227,7 @@ async fn throttled(app: &AppState, ip: std::net::IpAddr, email: &str) -> Option<
 /// `POST /dashboard/logout`: ends the session (the row is deleted, so the cookie is worthless
 /// even if a copy survives) and clears the cookie.
 pub async fn logout(State(app): State<AppState>, user: DashUser) -> Result<Response, DashError> {
-    app.store.delete_session(&user.session).await?;
+    app.services.sign_out(&user.session).await?;
     let mut res = see_other("/dashboard/login?signed_out=1");
     res.headers_mut()
         .append(header::SET_COOKIE, session::clear_cookie());

@@ -5,7 +5,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use synaptiq_core::plan::Plan;
+use synaptiq_core::plan::{Plan, RatePolicy};
 use synaptiq_core::scope::{Environment, Scope};
 use synaptiq_types::time::Timestamp;
 
@@ -93,28 +93,6 @@ pub async fn page(State(app): State<AppState>, user: DashUser) -> Result<Respons
     let now = Timestamp::now();
     let policy = &app.config.rate_policy;
     let org = &user.org;
-    let limits = Scope::ALL
-        .into_iter()
-        .map(|scope| LimitRow {
-            scope: scope.as_str(),
-            cells: Plan::ALL
-                .into_iter()
-                .map(|plan| Cell {
-                    value: thousands(u64::from(policy.limit(scope, plan))),
-                    current: plan == org.plan,
-                })
-                .collect(),
-        })
-        .collect();
-    let caps = policy
-        .route_caps
-        .iter()
-        .map(|c| CapRow {
-            method: c.method.clone().unwrap_or_else(|| "any method".to_owned()),
-            path: c.path.clone(),
-            per_minute: thousands(u64::from(c.per_minute)),
-        })
-        .collect();
     let members = app
         .store
         .list_users(&org.id)
@@ -136,8 +114,8 @@ pub async fn page(State(app): State<AppState>, user: DashUser) -> Result<Respons
             .into_iter()
             .map(|p| (p.as_str(), p == org.plan))
             .collect(),
-        limits,
-        caps,
+        limits: limit_rows(policy, org.plan),
+        caps: cap_rows(policy),
         daily: policy.daily(org.plan).map(|n| thousands(u64::from(n))),
         concurrency: policy.concurrency_per_key,
         auth_failures: policy.auth_failures_per_minute,
@@ -146,4 +124,34 @@ pub async fn page(State(app): State<AppState>, user: DashUser) -> Result<Respons
         members,
     }
     .into_response())
+}
+
+/// Per-minute limits by scope (rows) and plan (cells), the organization's plan marked.
+fn limit_rows(policy: &RatePolicy, current: Plan) -> Vec<LimitRow> {
+    Scope::ALL
+        .into_iter()
+        .map(|scope| LimitRow {
+            scope: scope.as_str(),
+            cells: Plan::ALL
+                .into_iter()
+                .map(|plan| Cell {
+                    value: thousands(u64::from(policy.limit(scope, plan))),
+                    current: plan == current,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// The per-route caps of the policy.
+fn cap_rows(policy: &RatePolicy) -> Vec<CapRow> {
+    policy
+        .route_caps
+        .iter()
+        .map(|c| CapRow {
+            method: c.method.clone().unwrap_or_else(|| "any method".to_owned()),
+            path: c.path.clone(),
+            per_minute: thousands(u64::from(c.per_minute)),
+        })
+        .collect()
 }

@@ -14,7 +14,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use synaptiq_store::{OrgRecord, Role, SessionHash, UserRecord};
 use synaptiq_types::time::Timestamp;
 
@@ -24,46 +23,7 @@ use synaptiq_server::guard::ClientAddr;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "__Host-synaptiq_session";
-/// How long a session lasts after sign-in.
-pub const LIFETIME_SECS: i64 = 7 * 24 * 3600;
-
-/// A freshly generated session token: the cookie value, shown to the browser only. `Debug`
-/// is redacted.
-pub struct SessionToken(String);
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken([redacted])")
-    }
-}
-
-impl SessionToken {
-    /// 32 bytes from the OS CSPRNG, hex-encoded.
-    pub fn generate() -> Result<Self, DashError> {
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw)
-            .map_err(|e| DashError::Internal(format!("OS random generator failed: {e}")))?;
-        Ok(Self(hex::encode(raw)))
-    }
-
-    /// The cookie value.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Whether `s` has the shape of a token (64 lowercase hex characters); anything else is
-/// never looked up.
-pub fn well_formed(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-/// What the session table stores instead of the token.
-pub fn hash_token(token: &str) -> SessionHash {
-    SessionHash(Sha256::digest(token.as_bytes()).into())
-}
+pub use synaptiq_app::sessions::{LIFETIME_SECS, SessionToken, hash_token, well_formed};
 
 /// The value of cookie `name` in the request's `Cookie` headers (HTTP/2 may send several).
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

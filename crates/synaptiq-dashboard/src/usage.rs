@@ -12,7 +12,8 @@ use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use synaptiq_core::ids::KeyId;
-use synaptiq_store::{AuthRecord, UsageCount};
+use synaptiq_core::scope::Environment;
+use synaptiq_store::{AuthRecord, KeyRecord, UsageCount};
 use synaptiq_types::time::Timestamp;
 
 use crate::charts::{Slot, stacked_bars, thousands};
@@ -184,76 +185,106 @@ pub async fn page(
 ) -> Result<Response, DashError> {
     let q: UsageQuery = crate::query(&uri);
     let env = env_param(q.env.as_deref());
-    let range = if q.range.as_deref() == Some("7d") {
-        "7d"
+    let (range, period, slot_name) = if q.range.as_deref() == Some("7d") {
+        ("7d", "last 7 days", "6 hours")
     } else {
-        "24h"
+        ("24h", "last 24 hours", "hour")
     };
     let now = Timestamp::now();
     let (start, len, n) = slots_of(range, now);
-    let mut counts = app
-        .store
-        .usage_counts(&user.org.id, env, Timestamp(start))
-        .await?;
-    counts.extend(app.usage.pending_counts(&user.org.id, env));
+    let counts = counts_since(&app, &user, env, start).await?;
+    let (overall, mut per_key) = bucket(&counts, start, len, n);
+    let mut cards = Vec::new();
+    for k in all_keys(&app, &user.org.id, env, now).await? {
+        let slots = per_key
+            .remove(&k.id)
+            .unwrap_or_else(|| empty_slots(start, len, n));
+        cards.extend(key_card(&app, &user, k, slots, period, now).await);
+    }
+    let overall_totals = totals(&overall);
+    let summary = format!(
+        "Requests with all {env} keys, {period}: {} in all",
+        overall_totals.total
+    );
+    Ok(UsagePage {
+        chrome: Chrome::new(&user, "usage", env),
+        range,
+        slot_name,
+        overall: stacked_bars("chart-all", &summary, &overall),
+        overall_totals,
+        keys: cards,
+    }
+    .into_response())
+}
+
+/// The counters in slots of `len` ms from `start` (`n` of them): all keys, and per key.
+fn bucket(
+    counts: &[UsageCount],
+    start: i64,
+    len: i64,
+    n: usize,
+) -> (Vec<Slot>, HashMap<KeyId, Vec<Slot>>) {
     let mut per_key: HashMap<KeyId, Vec<Slot>> = HashMap::new();
     let mut overall = empty_slots(start, len, n);
-    for c in &counts {
+    for c in counts {
         add(&mut overall, start, len, c);
         let slots = per_key
             .entry(c.key_id.clone())
             .or_insert_with(|| empty_slots(start, len, n));
         add(slots, start, len, c);
     }
-    let period = if range == "7d" {
-        "last 7 days"
-    } else {
-        "last 24 hours"
-    };
-    let mut cards = Vec::new();
-    for k in all_keys(&app, &user.org.id, env, now).await? {
-        let row = KeyRow::new(&k, now);
-        let slots = per_key
-            .remove(&k.id)
-            .unwrap_or_else(|| empty_slots(start, len, n));
-        let t = totals(&slots);
-        if !row.usable && t.total == "0" {
-            continue;
-        }
-        let limit = if row.usable {
-            let auth = AuthRecord {
-                key: k.clone(),
-                org: user.org.clone(),
-            };
-            Some(limit_state(&app, &auth).await)
-        } else {
-            None
+    (overall, per_key)
+}
+
+/// A key's card: its chart, totals and (if usable) rate-limit state; `None` for a key that
+/// can no longer be used and had no requests in the range.
+async fn key_card(
+    app: &AppState,
+    user: &DashUser,
+    k: KeyRecord,
+    slots: Vec<Slot>,
+    period: &str,
+    now: Timestamp,
+) -> Option<KeyUsage> {
+    let row = KeyRow::new(&k, now);
+    let t = totals(&slots);
+    if !row.usable && t.total == "0" {
+        return None;
+    }
+    let limit = if row.usable {
+        let auth = AuthRecord {
+            key: k,
+            org: user.org.clone(),
         };
-        let summary = format!(
-            "Requests with {} ({}), {period}: {} in all, {} 2xx, {} 4xx, {} 429",
-            row.name, row.hint, t.total, t.ok, t.client_error, t.limited
-        );
-        cards.push(KeyUsage {
-            chart: stacked_bars(&format!("chart-{}", row.id), &summary, &slots),
-            busy: slots.into_iter().filter(|s| s.total() > 0).collect(),
-            totals: t,
-            key: row,
-            limit,
-        });
-    }
-    let overall_totals = totals(&overall);
+        Some(limit_state(app, &auth).await)
+    } else {
+        None
+    };
     let summary = format!(
-        "Requests with all {} keys, {period}: {} in all",
-        env.as_str(),
-        overall_totals.total
+        "Requests with {} ({}), {period}: {} in all, {} 2xx, {} 4xx, {} 429",
+        row.name, row.hint, t.total, t.ok, t.client_error, t.limited
     );
-    Ok(UsagePage {
-        chrome: Chrome::new(&user, "usage", env),
-        range,
-        slot_name: if range == "7d" { "6 hours" } else { "hour" },
-        overall: stacked_bars("chart-all", &summary, &overall),
-        overall_totals,
-        keys: cards,
-    }
-    .into_response())
+    Some(KeyUsage {
+        chart: stacked_bars(&format!("chart-{}", row.id), &summary, &slots),
+        busy: slots.into_iter().filter(|s| s.total() > 0).collect(),
+        totals: t,
+        key: row,
+        limit,
+    })
+}
+
+/// The organization's counters in `env` from `start` on: those written and those this
+/// process has not flushed yet.
+async fn counts_since(
+    app: &AppState,
+    user: &DashUser,
+    env: Environment,
+    start: i64,
+) -> Result<Vec<UsageCount>, DashError> {
+    let mut counts = app
+        .store
+        .usage_counts(&user.org.id, env, Timestamp(start))
+        .await?;
+    counts.extend(app.usage.pending_counts(&user.org.id, env));
+    Ok(counts)
 }

@@ -104,6 +104,19 @@ impl From<FieldError> for ApiError {
     }
 }
 
+impl From<synaptiq_app::keys::RotateError> for ApiError {
+    fn from(e: synaptiq_app::keys::RotateError) -> Self {
+        use synaptiq_app::keys::RotateError;
+        match e {
+            RotateError::NotFound => ApiError::not_found("key"),
+            RotateError::NotUsable(_) => {
+                ApiError::new(ErrorCode::Conflict, e.to_string()).with_param("id")
+            }
+            RotateError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -7,7 +7,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::ids::KeyId;
 use synaptiq_core::scope::{KeyStatus, Scope};
-use synaptiq_types::ErrorCode;
 use synaptiq_types::keys::{
     ApiKey, CreateKey, CreatedKey, KeyList, KeyListQuery, KeyStatusFilter, RotateKey, RotatedKey,
     UpdateKey, validate_name,
@@ -23,7 +22,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, OptionalJsonBody, Query};
 use crate::stack::Caller;
-use synaptiq_app::keys::{self, DEFAULT_GRACE_SECS, KeySpec, MAX_GRACE_SECS, RotateError};
+use synaptiq_app::keys::{self, DEFAULT_GRACE_SECS, KeySpec, MAX_GRACE_SECS};
 
 fn key_id(raw: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(raw).map_err(|_| ApiError::not_found("key"))
@@ -172,7 +171,7 @@ pub async fn rotate(
         ));
     }
     let k = &caller.auth.key;
-    let result = app
+    let (old, new, secret) = app
         .services
         .rotate_key(
             &app.pepper,
@@ -182,15 +181,7 @@ pub async fn rotate(
             grace,
             &caller.actor(),
         )
-        .await;
-    let (old, new, secret) = match result {
-        Ok(v) => v,
-        Err(RotateError::NotFound) => return Err(ApiError::not_found("key")),
-        Err(e @ RotateError::NotUsable(_)) => {
-            return Err(ApiError::new(ErrorCode::Conflict, e.to_string()).with_param("id"));
-        }
-        Err(RotateError::Store(e)) => return Err(e.into()),
-    };
+        .await?;
     let now = Timestamp::now();
     let body = RotatedKey {
         new_key: keys::created(&new, &secret),
