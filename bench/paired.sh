@@ -51,22 +51,7 @@ trap cleanup EXIT
 echo "seeding $NKEYS keys and $NLEADS leads"
 "$A/release/examples/bench_seed" --data-dir "$WORK/seed/data" --out "$WORK/secrets" \
     --keys "$NKEYS" --leads "$NLEADS" --orgs 4 >/dev/null
-cat >"$WORK/policy.toml" <<'TOML'
-[plans.starter]
-read = 100000000
-write = 100000000
-admin = 100000000
-[plans.pro]
-read = 100000000
-write = 100000000
-admin = 100000000
-[plans.enterprise]
-read = 100000000
-write = 100000000
-admin = 100000000
-[auth_failures]
-per_minute = 100000000
-TOML
+cp "$ROOT/bench/unlimited-policy.toml" "$WORK/policy.toml"
 
 # start NAME TARGET PORT
 start() {

@@ -77,6 +77,30 @@ macro_rules! impl_key_store {
                     .transpose()
             }
 
+            /// Ends a change to one key made in `tx`: rolled back with `None` when no row
+            /// matched; else the key, recorded with its event (and the change epoch bumped
+            /// when `bump`: authentication caches the key), committed.
+            async fn finish_key_change(
+                mut tx: sqlx::Transaction<'static, $db>,
+                row: Option<<$db as sqlx::Database>::Row>,
+                kind: EventKind,
+                actor: &Actor,
+                bump: bool,
+            ) -> Result<Option<KeyRecord>> {
+                let Some(row) = row else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let key = key_from_row(&row)?;
+                <$store>::record_events_in(&mut tx, &[NewEvent::about_key(&key, kind, actor)])
+                    .await?;
+                if bump {
+                    <$store>::bump_epoch(&mut tx).await?;
+                }
+                tx.commit().await?;
+                Ok(Some(key))
+            }
+
             #[async_trait]
             impl KeyStore for $store {
                 async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord> {
@@ -155,26 +179,14 @@ macro_rules! impl_key_store {
                     actor: &Actor,
                 ) -> Result<Option<KeyRecord>> {
                     let mut tx = self.writer().begin().await?;
-                    let Some(row) = sqlx::query(AssertSqlSafe(revoke_sql()))
+                    let row = sqlx::query(AssertSqlSafe(revoke_sql()))
                         .bind(now.millis())
                         .bind(org.as_str())
                         .bind(env.as_str())
                         .bind(id.as_str())
                         .fetch_optional(&mut *tx)
-                        .await?
-                    else {
-                        tx.rollback().await?;
-                        return Ok(None);
-                    };
-                    let key = key_from_row(&row)?;
-                    Self::record_events_in(
-                        &mut tx,
-                        &[NewEvent::about_key(&key, EventKind::KeyRevoked, actor)],
-                    )
-                    .await?;
-                    Self::bump_epoch(&mut tx).await?;
-                    tx.commit().await?;
-                    Ok(Some(key))
+                        .await?;
+                    finish_key_change(tx, row, EventKind::KeyRevoked, actor, true).await
                 }
 
                 async fn rotate_key(
@@ -244,27 +256,15 @@ macro_rules! impl_key_store {
                         .transpose()
                         .map_err(|_| corrupt("allowed_ips"))?;
                     let mut tx = self.writer().begin().await?;
-                    let Some(row) = sqlx::query(AssertSqlSafe(update_key_sql()))
+                    let row = sqlx::query(AssertSqlSafe(update_key_sql()))
                         .bind(name)
                         .bind(ips)
                         .bind(org.as_str())
                         .bind(env.as_str())
                         .bind(id.as_str())
                         .fetch_optional(&mut *tx)
-                        .await?
-                    else {
-                        tx.rollback().await?;
-                        return Ok(None);
-                    };
-                    let key = key_from_row(&row)?;
-                    Self::record_events_in(
-                        &mut tx,
-                        &[NewEvent::about_key(&key, EventKind::KeyUpdated, actor)],
-                    )
-                    .await?;
-                    Self::bump_epoch(&mut tx).await?;
-                    tx.commit().await?;
-                    Ok(Some(key))
+                        .await?;
+                    finish_key_change(tx, row, EventKind::KeyUpdated, actor, true).await
                 }
 
                 async fn delete_key(
@@ -365,23 +365,13 @@ macro_rules! impl_key_store {
                     actor: &Actor,
                 ) -> Result<Option<KeyRecord>> {
                     let mut tx = self.writer().begin().await?;
-                    let Some(row) = sqlx::query(AssertSqlSafe(mark_exposed_sql()))
+                    let row = sqlx::query(AssertSqlSafe(mark_exposed_sql()))
                         .bind(now.millis())
                         .bind(&hash.0[..])
                         .fetch_optional(&mut *tx)
-                        .await?
-                    else {
-                        tx.rollback().await?;
-                        return Ok(None);
-                    };
-                    let key = key_from_row(&row)?;
-                    Self::record_events_in(
-                        &mut tx,
-                        &[NewEvent::about_key(&key, EventKind::KeyExposed, actor)],
-                    )
-                    .await?;
-                    tx.commit().await?;
-                    Ok(Some(key))
+                        .await?;
+                    // Exposure changes nothing authentication caches: no epoch bump.
+                    finish_key_change(tx, row, EventKind::KeyExposed, actor, false).await
                 }
 
                 async fn change_epoch(&self) -> Result<i64> {
