@@ -73,38 +73,41 @@ PID_B=${PIDS[1]}
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
-# run PID PORT SCENARIO: prints the server's CPU microseconds per request
-RUNSEQ=0
+# run PID PORT SCENARIO RUN_ID: prints the server's CPU microseconds per request. RUN_ID makes
+# the emails of `post` unique across runs (each run is its own subshell: no shared counter).
 run() {
     local pid=$1 port=$2 args
-    RUNSEQ=$((RUNSEQ + 1))
     case $3 in
     me) args=("mode=keys" "path=/api/v1/me" "keys=$WORK/secrets/keys.txt") ;;
     leads) args=("mode=static" "path=/api/v1/leads" "key=$(head -1 "$WORK/secrets/leads_keys.txt")") ;;
-    post) args=("mode=post" "path=/api/v1/leads" "keys=$WORK/secrets/post_keys.txt" "run=p$RUNSEQ$$") ;;
+    post) args=("mode=post" "path=/api/v1/leads" "keys=$WORK/secrets/post_keys.txt" "run=$4$$") ;;
     esac
-    local t0 t1 out reqs
+    local t0 t1 out line reqs errs
     t0=$(ticks "$pid")
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 5s -s "$LUA" \
         "https://127.0.0.1:$port" -- "${args[@]}" 2>&1) || true
     t1=$(ticks "$pid")
-    reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$(grep '^BENCH ' <<<"$out" | tail -1)")
+    line=$(grep '^BENCH ' <<<"$out" | tail -1)
+    reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")
+    errs=$(sed -n 's/.* err_status=\([0-9]*\).*/\1/p' <<<"$line")
     [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || { echo "$out" >&2; exit 1; }
+    # Every answer must be a success: a run measuring error paths would compare nothing.
+    [ "${errs:-1}" = 0 ] || { echo "$3: $errs non-2xx answers in one run" >&2; exit 1; }
     awk -v d="$((t1 - t0))" -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.3f\n", d * 1e6 / hz / n }'
 }
 
 echo "A: $A   B: $B   ($PAIRS pairs of ${SECS}-s runs per scenario, wrk -c$CONNS)"
 for s in $SCENARIOS; do
-    run "$PID_A" "$PORT" "$s" >/dev/null # warm both
-    run "$PID_B" "$((PORT + 1))" "$s" >/dev/null
+    run "$PID_A" "$PORT" "$s" "$s-warm-a" >/dev/null # warm both
+    run "$PID_B" "$((PORT + 1))" "$s" "$s-warm-b" >/dev/null
     ratios=()
     for i in $(seq 1 "$PAIRS"); do
         if [ $((i % 2)) = 1 ]; then
-            a=$(run "$PID_A" "$PORT" "$s")
-            b=$(run "$PID_B" "$((PORT + 1))" "$s")
+            a=$(run "$PID_A" "$PORT" "$s" "$s-$i-a")
+            b=$(run "$PID_B" "$((PORT + 1))" "$s" "$s-$i-b")
         else
-            b=$(run "$PID_B" "$((PORT + 1))" "$s")
-            a=$(run "$PID_A" "$PORT" "$s")
+            b=$(run "$PID_B" "$((PORT + 1))" "$s" "$s-$i-b")
+            a=$(run "$PID_A" "$PORT" "$s" "$s-$i-a")
         fi
         ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.4f", b / a }')")
         echo "  $s pair $i: A $a us/req, B $b us/req, B/A ${ratios[-1]}"

@@ -103,9 +103,16 @@ pub(crate) fn captured() -> Option<RequestCtx> {
     CTX.try_with(RequestCtx::clone).ok()
 }
 
-/// Runs `inner` with `ctx` (from [`captured`]) as its request.
+/// Runs `inner` with `ctx` (from [`captured`]) as its request, its clock read anew (work that
+/// outlives the request judges time as of when it runs).
 pub(crate) fn within<F: Future>(ctx: RequestCtx, inner: F) -> impl Future<Output = F::Output> {
-    CTX.scope(ctx, inner)
+    CTX.scope(
+        RequestCtx {
+            clock: Clock::read(),
+            ..ctx
+        },
+        inner,
+    )
 }
 
 impl RequestCtx {

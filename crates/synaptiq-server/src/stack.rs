@@ -134,7 +134,8 @@ pub fn router_with(state: AppState, extra: Vec<routes::Route>) -> Stack {
         layer,
     } in routes::table().into_iter().chain(extra)
     {
-        if let Some(handler) = fast {
+        // A route with its owner's layer always goes through the router, where the layer is.
+        if let Some(handler) = fast.filter(|_| layer.is_none()) {
             direct
                 .entry(def.path)
                 .or_default()

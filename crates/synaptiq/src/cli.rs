@@ -141,7 +141,8 @@ pub struct ServeArgs {
     /// Seconds allowed for a whole request.
     #[arg(long, env = "SYNAPTIQ_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Seconds a streamed answer (server-sent events) may go without sending anything.
+    /// Seconds a streamed answer (server-sent events) may go without sending anything (at
+    /// least 20: event streams send a keep-alive every 15).
     #[arg(long, env = "SYNAPTIQ_STREAM_IDLE_TIMEOUT", default_value_t = 60)]
     pub stream_idle_timeout_secs: u64,
     /// Concurrent connections.

@@ -60,7 +60,9 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
     };
     c.header_read_timeout = Duration::from_secs(a.header_timeout_secs.max(1));
     c.request_timeout = Duration::from_secs(a.request_timeout_secs.max(1));
-    c.stream_idle_timeout = Duration::from_secs(a.stream_idle_timeout_secs.max(1));
+    // Never below the SSE keep-alive interval (plus slack), which would end every quiet stream.
+    let keep_alive = synaptiq_server::streaming::KEEP_ALIVE.as_secs() + 5;
+    c.stream_idle_timeout = Duration::from_secs(a.stream_idle_timeout_secs.max(keep_alive));
     c.max_connections = a.max_connections.max(1);
     c.page_cache_bytes = a.page_cache_mb.saturating_mul(1024 * 1024);
     c.redis_url = a.redis_url.clone();

@@ -15,16 +15,14 @@ macro_rules! impl_audit_store {
 
             use $crate::model::{AuditFilter, NewEvent};
             use $crate::rows::audit_from_row;
-            use $crate::sql::{AUDIT_COLUMNS, audit_filter_sql, count, limit_offset};
+            use $crate::sql::{AUDIT_COLUMNS, AUDIT_FILTER, count, limit_offset};
             use $crate::traits::{AuditStore, Result};
 
             #[async_trait]
             impl AuditStore for $store {
                 async fn record(&self, ev: NewEvent) -> Result<()> {
-                    let mut tx = self.writer().begin().await?;
-                    Self::record_events_in(&mut tx, std::slice::from_ref(&ev)).await?;
-                    tx.commit().await?;
-                    Ok(())
+                    let tx = self.writer().begin().await?;
+                    Self::commit_change(tx, std::slice::from_ref(&ev), false).await
                 }
 
                 async fn list_audit(
@@ -37,10 +35,9 @@ macro_rules! impl_audit_store {
                     let key_id = f.key_id.as_ref().map(|k| k.as_str().to_owned());
                     let since = f.since.map(Timestamp::millis);
                     let until = f.until.map(Timestamp::millis);
-                    let filter = audit_filter_sql();
                     let (limit, offset) = limit_offset(page);
                     let total: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                        "SELECT COUNT(*) FROM events WHERE {filter}"
+                        "SELECT COUNT(*) FROM events WHERE {AUDIT_FILTER}"
                     )))
                     .bind(org.as_str())
                     .bind(env.as_str())
@@ -52,7 +49,7 @@ macro_rules! impl_audit_store {
                     .await?;
                     let rows = sqlx::query(AssertSqlSafe(format!(
                         "SELECT {AUDIT_COLUMNS} FROM events \
-                         WHERE {filter} ORDER BY created_at DESC, id DESC \
+                         WHERE {AUDIT_FILTER} ORDER BY created_at DESC, id DESC \
                          LIMIT $7 OFFSET $8"
                     )))
                     .bind(org.as_str())

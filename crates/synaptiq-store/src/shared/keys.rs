@@ -81,7 +81,7 @@ macro_rules! impl_key_store {
             /// matched; else the key, recorded with its event (and the change epoch bumped
             /// when `bump`: authentication caches the key), committed.
             async fn finish_key_change(
-                mut tx: sqlx::Transaction<'static, $db>,
+                tx: sqlx::Transaction<'static, $db>,
                 row: Option<<$db as sqlx::Database>::Row>,
                 kind: EventKind,
                 actor: &Actor,
@@ -91,13 +91,15 @@ macro_rules! impl_key_store {
                     tx.rollback().await?;
                     return Ok(None);
                 };
-                let key = key_from_row(&row)?;
-                <$store>::record_events_in(&mut tx, &[NewEvent::about_key(&key, kind, actor)])
-                    .await?;
-                if bump {
-                    <$store>::bump_epoch(&mut tx).await?;
-                }
-                tx.commit().await?;
+                let key = match key_from_row(&row) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
+                };
+                let event = NewEvent::about_key(&key, kind, actor);
+                <$store>::commit_change(tx, &[event], bump).await?;
                 Ok(Some(key))
             }
 
@@ -105,13 +107,15 @@ macro_rules! impl_key_store {
             impl KeyStore for $store {
                 async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord> {
                     let mut tx = self.writer().begin().await?;
-                    let k = insert_key_in(&mut tx, key, Timestamp::now()).await?;
-                    Self::record_events_in(
-                        &mut tx,
-                        &[NewEvent::about_key(&k, EventKind::KeyCreated, actor)],
-                    )
-                    .await?;
-                    tx.commit().await?;
+                    let k = match insert_key_in(&mut tx, key, Timestamp::now()).await {
+                        Ok(k) => k,
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            return Err(e);
+                        }
+                    };
+                    let event = NewEvent::about_key(&k, EventKind::KeyCreated, actor);
+                    Self::commit_change(tx, &[event], false).await?;
                     Ok(k)
                 }
 
@@ -233,9 +237,7 @@ macro_rules! impl_key_store {
                         NewEvent::about_key(&new, EventKind::KeyCreated, actor),
                         NewEvent::about_key(&old, EventKind::KeyRotated, actor),
                     ];
-                    Self::record_events_in(&mut tx, &events).await?;
-                    Self::bump_epoch(&mut tx).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &events, true).await?;
                     Ok(RotateOutcome::Rotated {
                         old: Box::new(old),
                         new: Box::new(new),
@@ -295,26 +297,31 @@ macro_rules! impl_key_store {
                         Subject::Key(id.clone()),
                         actor,
                     );
-                    Self::record_events_in(&mut tx, &[event]).await?;
-                    Self::bump_epoch(&mut tx).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &[event], true).await?;
                     Ok(true)
                 }
 
                 async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>> {
                     let mut tx = self.writer().begin().await?;
-                    let rows = sqlx::query(AssertSqlSafe(Self::sweep_expired_sql()))
+                    let swept = sqlx::query(AssertSqlSafe(Self::sweep_expired_sql()))
                         .bind(now.millis())
                         .fetch_all(&mut *tx)
-                        .await?;
-                    let keys = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
+                        .await
+                        .map_err(Into::into)
+                        .and_then(|rows| rows.iter().map(key_from_row).collect::<Result<Vec<_>>>());
+                    let keys = match swept {
+                        Ok(keys) => keys,
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            return Err(e);
+                        }
+                    };
                     let system = Actor::system(None);
                     let events: Vec<NewEvent> = keys
                         .iter()
                         .map(|k| NewEvent::about_key(k, EventKind::KeyExpired, &system))
                         .collect();
-                    Self::record_events_in(&mut tx, &events).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &events, false).await?;
                     Ok(keys)
                 }
 

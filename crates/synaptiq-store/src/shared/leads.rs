@@ -106,6 +106,8 @@ macro_rules! impl_lead_store {
                 ) -> Result<Lead> {
                     let now = Timestamp::now();
                     let lead = new_lead(new, now);
+                    let id = stored_id(&lead)?;
+                    let (tags, custom) = (json(&lead.tags)?, json(&lead.custom_fields)?);
                     let mut tx = self.writer().begin().await?;
                     let res = sqlx::query(INSERT_LEAD)
                         .bind(&lead.id)
@@ -120,8 +122,8 @@ macro_rules! impl_lead_store {
                         .bind(lead.status.as_str())
                         .bind(i32::from(lead.score))
                         .bind(lead.source.as_str())
-                        .bind(json(&lead.tags)?)
-                        .bind(json(&lead.custom_fields)?)
+                        .bind(tags)
+                        .bind(custom)
                         .bind(now.millis())
                         .bind(now.millis())
                         .bind(now.millis())
@@ -132,10 +134,8 @@ macro_rules! impl_lead_store {
                         tx.rollback().await?;
                         return Err(email_conflict(self, e, org, env, &new.email).await);
                     }
-                    let id = stored_id(&lead)?;
                     let event = lead_event(org, env, &id, EventKind::LeadCreated, actor);
-                    Self::record_events_in(&mut tx, &[event]).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &[event], false).await?;
                     Ok(lead)
                 }
 
@@ -250,8 +250,7 @@ macro_rules! impl_lead_store {
                     if let Some(kind) = reached.filter(|_| lead.status != before) {
                         events.push(lead_event(org, env, id, kind, actor));
                     }
-                    Self::record_events_in(&mut tx, &events).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &events, false).await?;
                     Ok(Some(lead))
                 }
 
@@ -275,8 +274,7 @@ macro_rules! impl_lead_store {
                         return Ok(false);
                     }
                     let event = lead_event(org, env, id, EventKind::LeadDeleted, actor);
-                    Self::record_events_in(&mut tx, &[event]).await?;
-                    tx.commit().await?;
+                    Self::commit_change(tx, &[event], false).await?;
                     Ok(true)
                 }
 

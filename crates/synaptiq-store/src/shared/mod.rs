@@ -69,6 +69,32 @@ macro_rules! impl_store {
                     Ok(())
                 }
 
+                /// Ends the transaction of a change: records its `events`, bumps the change
+                /// epoch when `bump` (taken last, as everywhere), and commits. On any error
+                /// it rolls back before returning, so no transaction — nor its row locks —
+                /// is left to a pooled connection.
+                pub(crate) async fn commit_change(
+                    mut tx: sqlx::Transaction<'static, $db>,
+                    events: &[NewEvent],
+                    bump: bool,
+                ) -> Result<()> {
+                    let done = async {
+                        Self::record_events_in(&mut tx, events).await?;
+                        if bump {
+                            Self::bump_epoch(&mut tx).await?;
+                        }
+                        Ok::<(), StoreError>(())
+                    }
+                    .await;
+                    match done {
+                        Ok(()) => Ok(tx.commit().await?),
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            Err(e)
+                        }
+                    }
+                }
+
                 /// Records `events` inside `tx`, the transaction of the change they describe,
                 /// so the change and its events commit or vanish together. Their ids ascend
                 /// in the order given and they share one time, so a listing newest first
@@ -93,6 +119,7 @@ macro_rules! impl_store {
                             .bind(ev.subject.id())
                             .bind(ev.actor.ip.as_deref())
                             .bind(now.millis())
+                            .bind(ev.kind.audited())
                             .execute(&mut *tx)
                             .await?;
                     }

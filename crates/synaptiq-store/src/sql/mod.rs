@@ -4,7 +4,6 @@
 //! or a ranking written here behaves identically on SQLite and PostgreSQL. A backend writes its
 //! own SQL only where the engines differ (row locks, `SKIP LOCKED`), and says why there.
 
-use synaptiq_core::event::EventKind;
 use synaptiq_core::scope::KeyStatus;
 use synaptiq_types::pagination::PageRequest;
 
@@ -137,18 +136,11 @@ pub(crate) const BUMP_EPOCH: &str = "UPDATE change_epoch SET epoch = epoch + 1 W
 
 /// The audit filter: `$1` org, `$2` environment, `$3` key id, `$4` type, `$5` since, `$6`
 /// until (each optional one NULL when absent). Only the kinds the audit log shows
-/// ([`EventKind::audited`]): the events table also holds customer-data events.
-pub(crate) fn audit_filter_sql() -> String {
-    let kinds: Vec<String> = EventKind::audited_kinds()
-        .map(|k| format!("'{}'", k.as_str()))
-        .collect();
-    format!(
-        "org_id = $1 AND environment = $2 AND type IN ({}) \
-         AND ($3 IS NULL OR key_id = $3) AND ($4 IS NULL OR type = $4) \
-         AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)",
-        kinds.join(", ")
-    )
-}
+/// (`audited`, set from [`synaptiq_core::event::EventKind::audited`] when recorded): the
+/// events table also holds customer-data events.
+pub(crate) const AUDIT_FILTER: &str = "org_id = $1 AND environment = $2 AND audited = TRUE \
+    AND ($3 IS NULL OR key_id = $3) AND ($4 IS NULL OR type = $4) \
+    AND ($5 IS NULL OR created_at >= $5) AND ($6 IS NULL OR created_at < $6)";
 
 /// `LIMIT` and `OFFSET` of a page.
 pub(crate) fn limit_offset(page: PageRequest) -> (i64, i64) {
@@ -194,9 +186,10 @@ pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, org_id, email, role
     password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// `INSERT` of an event: `$1` id, `$2` org, `$3` environment, `$4` type, `$5` actor, `$6` key
-/// id, `$7` subject id, `$8` ip, `$9` created at.
+/// id, `$7` subject id, `$8` ip, `$9` created at, `$10` audited.
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (id, org_id, environment, type, \
-    actor, key_id, subject_id, ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    actor, key_id, subject_id, ip, created_at, audited) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
 /// A user's columns, each prefixed `u_` (so they can sit beside other tables' columns).
 pub(crate) const USER_COLUMNS: &str = "u.id AS u_id, u.org_id AS u_org_id, u.email AS u_email, \
