@@ -54,11 +54,6 @@ impl Services {
         Self { store, auth_cache }
     }
 
-    /// The store, for reads that carry no rule.
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
-    }
-
     /// Called after every change authentication depends on.
     fn auth_changed(&self) {
         self.auth_cache.invalidate();

@@ -159,4 +159,17 @@ mod tests {
         let ended = body.frame().await.expect("an error frame");
         assert!(ended.is_err(), "60 s without a frame ends it");
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_stream_sends_a_keep_alive_every_15_seconds() {
+        let events = futures_util::stream::pending::<Result<Event, Infallible>>();
+        let mut body = axum::response::IntoResponse::into_response(sse(events)).into_body();
+        let started = tokio::time::Instant::now();
+        for n in 1..=3 {
+            let frame = body.frame().await.expect("a frame").expect("ok");
+            let data = frame.into_data().expect("data");
+            assert_eq!(&data[..], b": keep-alive\n\n", "keep-alive {n}");
+            assert_eq!(started.elapsed(), KEEP_ALIVE * n, "keep-alive {n} on time");
+        }
+    }
 }

@@ -166,7 +166,12 @@ async fn a_spawned_task_runs_in_its_request_context() {
         move || {
             let record = record.clone();
             async move {
-                let task = RequestContext::current().spawn(async move {
+                let context = RequestContext::current();
+                assert_eq!(
+                    context.client().map(|a| a.to_string()).as_deref(),
+                    Some("127.0.0.1:40000")
+                );
+                let task = context.spawn(async move {
                     tracing::info!("spawned work");
                     let caller = Caller::current().expect("caller in the task");
                     (
