@@ -453,7 +453,7 @@ async fn main() -> Result<()> {
     }
     drop(store);
 
-    // Key secrets: generated and hashed exactly as `synaptiq_server::keys::issue` does.
+    // Key secrets: generated and hashed exactly as `synaptiq_app::Services::issue_key` does.
     let t = Instant::now();
     let k = args.orgs;
     let mut rows = Vec::with_capacity(args.keys);
