@@ -80,7 +80,7 @@ impl Services {
                     .map(|id| key_names.get(id).cloned().unwrap_or_else(|| id.to_owned()))
                     .unwrap_or_default(),
                 actor: actor(&event.actor),
-                event,
+                event: event.into_wire(),
             })
             .collect();
         Ok(AuditView {

@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use crate::model::UsageFact;
+use crate::keys::UsageFact;
 
 /// How a backend writes placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

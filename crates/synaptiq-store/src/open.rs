@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
-use crate::traits::Store;
+use crate::store::Store;
 
 /// Why a database could not be opened. No variant carries the URL.
 #[derive(Debug, thiserror::Error)]

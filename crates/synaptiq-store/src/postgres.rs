@@ -1,5 +1,5 @@
 //! The PostgreSQL backend: the same SQL as SQLite (`src/sql.rs`) and the same trait
-//! implementations (`crate::shared`), plus row locks where SQLite relies on its single writer
+//! implementations (`crate::store`), plus row locks where SQLite relies on its single writer
 //! (rotation, lead updates, the expiry sweep). This module holds what differs: connecting
 //! and the hooks.
 
@@ -12,9 +12,10 @@ use synaptiq_core::ids::OrgId;
 use synaptiq_core::scope::Environment;
 
 use crate::batch::Placeholders;
+use crate::error::Result;
+use crate::keys::sql::{KEY_COLUMNS_BARE, SWEEP_DUE};
+use crate::leads::sql::SearchIndex;
 use crate::open::OpenOptions;
-use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE, SearchIndex};
-use crate::traits::Result;
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ pub struct PgStore {
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 
-crate::shared::impl_store!(PgStore, Postgres, MIGRATOR);
+crate::store::impl_store!(PgStore, Postgres, MIGRATOR);
 
 impl PgStore {
     /// Connects to `url` (`postgres://…`, sqlx's parameters allowed) and checks one
@@ -83,7 +84,7 @@ async fn refuse_read_only(conn: &mut PgConnection) -> std::result::Result<(), sq
     Ok(())
 }
 
-/// Hooks for the shared implementations (`crate::shared`).
+/// Hooks for the shared implementations (`crate::store`).
 impl PgStore {
     const BACKEND: &'static str = "postgres";
     /// Appended to a read inside [`Self::begin_write`]: locks the row until the transaction

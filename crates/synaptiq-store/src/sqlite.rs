@@ -1,7 +1,7 @@
 //! The embedded SQLite backend: one file, WAL journal, foreign keys on, a busy timeout, and
 //! `synchronous = FULL` so an acknowledged write survives a crash or power loss.
 //!
-//! The trait implementations are shared with PostgreSQL (`crate::shared`); this module holds
+//! The trait implementations are shared with PostgreSQL (`crate::store`); this module holds
 //! what differs: opening the file and the hooks (SQLite's single writer instead of row locks).
 //!
 //! Two pools: readers (WAL: many at once) and one writer connection. SQLite admits one writer
@@ -23,9 +23,10 @@ use synaptiq_core::ids::OrgId;
 use synaptiq_core::scope::Environment;
 
 use crate::batch::Placeholders;
+use crate::error::Result;
+use crate::keys::sql::{KEY_COLUMNS_BARE, SWEEP_DUE};
+use crate::leads::sql::SearchIndex;
 use crate::open::OpenOptions;
-use crate::sql::{KEY_COLUMNS_BARE, SWEEP_DUE, SearchIndex};
-use crate::traits::Result;
 
 /// The SQLite store.
 #[derive(Debug, Clone)]
@@ -38,7 +39,7 @@ pub struct SqliteStore {
 
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
 
-crate::shared::impl_store!(SqliteStore, Sqlite, MIGRATOR);
+crate::store::impl_store!(SqliteStore, Sqlite, MIGRATOR);
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file at `path`, with default pool settings.
@@ -150,7 +151,7 @@ impl VersionReader {
     }
 }
 
-/// Hooks for the shared implementations (`crate::shared`).
+/// Hooks for the shared implementations (`crate::store`).
 impl SqliteStore {
     const BACKEND: &'static str = "sqlite";
     /// No row locks: the transaction from [`Self::begin_write`] holds the write lock.

@@ -3,7 +3,15 @@
 
 use std::time::{Duration, Instant};
 
-use synaptiq_store::{OpenError, open};
+use synaptiq_store::{OpenError, Store, open};
+
+/// The application layer's lead use cases over `store`.
+fn via_app(store: &std::sync::Arc<dyn Store>) -> synaptiq_app::Services {
+    synaptiq_app::Services::new(
+        store.clone(),
+        std::sync::Arc::new(synaptiq_app::NoAuthCache),
+    )
+}
 
 async fn open_err(url: &str) -> String {
     match open(url).await {
@@ -142,7 +150,7 @@ async fn sqlite_reads_lead_versions_without_waiting_and_sees_other_writers() {
         let lead: CreateLead =
             serde_json::from_value(serde_json::json!({ "email": format!("l{i}@acme.io") }))
                 .expect("lead");
-        writer
+        via_app(&writer)
             .create_lead(&org, Live, &lead, &synaptiq_store::Actor::local("test"))
             .await
             .expect("lead");

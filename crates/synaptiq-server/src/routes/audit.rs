@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use synaptiq_core::ids::KeyId;
-use synaptiq_store::AuditFilter;
+use synaptiq_store::{AuditFilter, EventRecord};
 use synaptiq_types::audit::{AuditEventList, AuditQuery};
 use synaptiq_types::pagination::PageRequest;
 
@@ -49,7 +49,7 @@ pub async fn list(
         .list_audit(&k.org_id, k.environment, &filter, page)
         .await?;
     Ok(Json(AuditEventList {
-        data,
+        data: data.into_iter().map(EventRecord::into_wire).collect(),
         pagination: page.describe(total),
     }))
 }

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use synaptiq_core::ids::LeadId;
+use synaptiq_store::LeadRecord;
 use synaptiq_types::leads::{
     CreateLead, Lead, LeadList, LeadListQuery, LeadSearchQuery, UpdateLead,
 };
@@ -85,7 +86,7 @@ pub async fn list(
             .list_leads(&k.org_id, k.environment, &q, page)
             .await?;
         Ok(LeadList {
-            data,
+            data: data.into_iter().map(LeadRecord::into_wire).collect(),
             pagination: page.describe(total),
         })
     })
@@ -110,7 +111,7 @@ pub async fn search(
             .search_leads(&k.org_id, k.environment, needle, page)
             .await?;
         Ok(LeadList {
-            data,
+            data: data.into_iter().map(LeadRecord::into_wire).collect(),
             pagination: page.describe(total),
         })
     })
@@ -129,7 +130,8 @@ pub async fn get(
     let id = lead_id(&id)?;
     let k = &caller.auth.key;
     let lead = app.store.get_lead(&k.org_id, k.environment, &id).await?;
-    lead.map(Json).ok_or_else(|| ApiError::not_found("lead"))
+    lead.map(|l| Json(l.into_wire()))
+        .ok_or_else(|| ApiError::not_found("lead"))
 }
 
 /// Creates a lead.

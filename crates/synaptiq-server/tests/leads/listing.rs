@@ -166,8 +166,12 @@ async fn cached_pages_follow_every_change() {
         status: None,
         score: None,
     };
-    let first = t
-        .store
+    // Changes made beside this server (another node, the CLI): same store, own services.
+    let beside = synaptiq_app::Services::new(
+        t.store.clone(),
+        std::sync::Arc::new(synaptiq_app::NoAuthCache),
+    );
+    let first = beside
         .create_lead(
             &t.org_a,
             Live,
@@ -185,7 +189,7 @@ async fn cached_pages_follow_every_change() {
     assert_eq!(list(read).await.body, r.body);
 
     // A lead created outside the API: the next list and search show it.
-    t.store
+    beside
         .create_lead(
             &t.org_a,
             Live,
@@ -203,7 +207,7 @@ async fn cached_pages_follow_every_change() {
         ..UpdateLead::default()
     };
     let id = LeadId::parse(&first.id).expect("id");
-    t.store
+    beside
         .update_lead(
             &t.org_a,
             Live,
@@ -242,7 +246,7 @@ async fn cached_pages_follow_every_change() {
         search(&t.keys.a_test_admin).await.body["pagination"]["total"],
         0
     );
-    t.store
+    beside
         .create_lead(
             &t.org_a,
             Test,

@@ -321,3 +321,11 @@ pub async fn usage_batches_span_several_statements(store: Arc<dyn Store>) {
         assert_eq!(c.server_error, 4 * n);
     }
 }
+
+crate::conformance::suite! {
+    users_are_found_by_email_and_listed,
+    sessions_live_until_they_expire_or_end,
+    usage_counters_add_up_and_are_scoped,
+    usage_batches_span_several_statements,
+    concurrent_usage_flushes_lose_nothing,
+}

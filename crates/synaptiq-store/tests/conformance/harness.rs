@@ -200,10 +200,16 @@ pub async fn create(
     env: Environment,
     new: CreateLead,
 ) -> Lead {
-    store
+    via_app(store)
         .create_lead(org, env, &new, &synaptiq_store::Actor::local("test"))
         .await
         .expect("create lead")
+}
+
+/// The application layer's lead use cases over `store`: leads are made and patched by its
+/// rules, then stored by the backend under test.
+pub fn via_app(store: &Arc<dyn Store>) -> synaptiq_app::Services {
+    synaptiq_app::Services::new(store.clone(), Arc::new(synaptiq_app::NoAuthCache))
 }
 
 /// A lead's typed id.

@@ -317,6 +317,16 @@ pub async fn rotation_racing_revocation_stays_consistent(store: Arc<dyn Store>) 
     }
 }
 
+crate::conformance::suite! {
+    rotate_outcomes,
+    rotation_never_extends_an_earlier_expiry,
+    concurrent_rotations_with_zero_grace_have_one_winner,
+    concurrent_rotations_serialize,
+    rotation_racing_revocation_stays_consistent,
+    sweep_returns_each_key_once_across_callers,
+    record_usage_keeps_the_newest_fact,
+}
+
 #[path = "key_lifecycle_sweeps.rs"]
 mod sweeps;
 pub use sweeps::*;

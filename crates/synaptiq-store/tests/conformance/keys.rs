@@ -299,6 +299,16 @@ pub async fn revoke_is_idempotent_and_keeps_the_first_time(store: Arc<dyn Store>
     );
 }
 
+crate::conformance::suite! {
+    insert_and_find_by_hash,
+    get_and_list_are_scoped_to_org_and_env,
+    list_filters_by_status_at_now,
+    revoke_is_idempotent_and_keeps_the_first_time,
+    update_key_changes_name_and_allow_list,
+    delete_is_soft,
+    locate_key_and_mark_exposed,
+}
+
 #[path = "keys_changes.rs"]
 mod changes;
 pub use changes::*;

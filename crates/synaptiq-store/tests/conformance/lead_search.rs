@@ -158,6 +158,15 @@ pub async fn search_escapes_like_wildcards(store: Arc<dyn Store>) {
     );
 }
 
+crate::conformance::suite! {
+    search_ranks_exact_then_prefix_then_substring,
+    search_is_case_insensitive_and_scoped,
+    search_escapes_like_wildcards,
+    ;
+    raw:
+    search_matches_the_plain_like_scan,
+}
+
 #[path = "lead_search_reference.rs"]
 mod reference;
 pub use reference::*;

@@ -1,6 +1,7 @@
 //! Search against a plain LIKE scan of the same rows.
 
 use super::*;
+use crate::conformance::harness::via_app;
 
 /// `q` as the search's `LIKE` patterns: (needle, `%needle%`, `needle%`).
 fn patterns(q: &str) -> (String, String, String) {
@@ -134,7 +135,7 @@ pub async fn search_matches_the_plain_like_scan(store: Arc<dyn Store>, url: Stri
         .await
         .expect("list");
     for (i, lead) in all_leads.iter().enumerate() {
-        let lead_id = synaptiq_core::ids::LeadId::parse(&lead.id).expect("id");
+        let lead_id = lead.id.clone();
         match i % 4 {
             0 => {
                 let patch = UpdateLead {
@@ -142,7 +143,7 @@ pub async fn search_matches_the_plain_like_scan(store: Arc<dyn Store>, url: Stri
                     company: Some(None),
                     ..UpdateLead::default()
                 };
-                store
+                via_app(&store)
                     .update_lead(
                         &a,
                         Live,
@@ -160,7 +161,7 @@ pub async fn search_matches_the_plain_like_scan(store: Arc<dyn Store>, url: Stri
                     company: Some(Some(format!("Annex & École {i}"))),
                     ..UpdateLead::default()
                 };
-                store
+                via_app(&store)
                     .update_lead(
                         &a,
                         Live,
@@ -227,7 +228,7 @@ async fn assert_like_scan(store: &Arc<dyn Store>, raw: &mut Raw, a: &OrgId, quer
             )
             .await;
         let (leads, total) = store.search_leads(a, Live, q, all()).await.expect("search");
-        let got: Vec<String> = leads.into_iter().map(|l| l.id).collect();
+        let got: Vec<String> = leads.into_iter().map(|l| l.id.into()).collect();
         assert_eq!(got, expected, "q = {q:?}");
         assert_eq!(total, expected.len() as u64, "q = {q:?}");
         if expected.len() > 2 {
@@ -235,7 +236,7 @@ async fn assert_like_scan(store: &Arc<dyn Store>, raw: &mut Raw, a: &OrgId, quer
                 .search_leads(a, Live, q, page(2, 2))
                 .await
                 .expect("search page 2");
-            let second: Vec<String> = second.into_iter().map(|l| l.id).collect();
+            let second: Vec<String> = second.into_iter().map(|l| l.id.into()).collect();
             assert_eq!(
                 second,
                 expected[2..expected.len().min(4)].to_vec(),

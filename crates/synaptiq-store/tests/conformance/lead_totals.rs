@@ -11,7 +11,9 @@ use synaptiq_types::leads::{
 };
 use synaptiq_types::time::Timestamp;
 
-use crate::conformance::harness::{Raw, RawArg, create, lead_id as id, minimal, org, page, tick};
+use crate::conformance::harness::{
+    Raw, RawArg, create, lead_id as id, minimal, org, page, tick, via_app,
+};
 
 const STATUSES: [LeadStatus; 5] = [
     LeadStatus::New,
@@ -106,7 +108,7 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
     }
     // A refused duplicate changes nothing.
     assert!(
-        store
+        via_app(&store)
             .create_lead(
                 &a,
                 Live,
@@ -134,7 +136,7 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
             status: Some(STATUSES[(i + 2) % 5]),
             ..UpdateLead::default()
         };
-        store
+        via_app(&store)
             .update_lead(
                 &a,
                 Live,
@@ -151,7 +153,7 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
         name: Some(Some("Renamed".to_owned())),
         ..UpdateLead::default()
     };
-    store
+    via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -168,7 +170,7 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
         ..UpdateLead::default()
     };
     assert!(
-        store
+        via_app(&store)
             .update_lead(
                 &a,
                 Live,
@@ -258,6 +260,15 @@ pub async fn totals_stay_exact_through_changes(store: Arc<dyn Store>, url: Strin
     assert_totals(&store, &mut raw, &a, Live).await;
     create(&store, &a, Live, minimal("again@x.io")).await;
     assert_totals(&store, &mut raw, &a, Live).await;
+}
+
+crate::conformance::suite! {
+
+    ;
+    raw:
+    totals_stay_exact_through_changes,
+    date_filtered_totals,
+    deep_pages_follow_the_offset_order,
 }
 
 #[path = "lead_totals_dates.rs"]

@@ -70,7 +70,7 @@ pub async fn date_filtered_totals(store: Arc<dyn Store>, url: String) {
                 "created_at DESC, id DESC",
             )
             .await;
-            let got: Vec<String> = leads.into_iter().map(|l| l.id).collect();
+            let got: Vec<String> = leads.into_iter().map(|l| l.id.into()).collect();
             assert_eq!(got, expected, "{after:?}..{before:?} {status:?}");
             assert_eq!(
                 total,
@@ -104,7 +104,7 @@ pub async fn deep_pages_follow_the_offset_order(store: Arc<dyn Store>, url: Stri
             score: Some(5),
             ..UpdateLead::default()
         };
-        store
+        via_app(&store)
             .update_lead(
                 &a,
                 Live,
@@ -155,7 +155,7 @@ pub async fn deep_pages_follow_the_offset_order(store: Arc<dyn Store>, url: Stri
                         .expect("page");
                     assert_eq!(total, expected.len() as u64);
                     assert!(leads.len() <= 4);
-                    got.extend(leads.into_iter().map(|l| l.id));
+                    got.extend(leads.into_iter().map(|l| String::from(l.id)));
                 }
                 assert_eq!(got, expected, "{column} {dir} {status:?} {after:?}");
             }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use synaptiq_core::ids::LeadId;
 use synaptiq_core::scope::Environment::{Live, Test};
-use synaptiq_store::{Store, StoreError};
+use synaptiq_store::{LeadRecord, Store, StoreError};
 use synaptiq_types::leads::{
     CreateLead, LeadListQuery, LeadSortBy, LeadSource, LeadStatus, SortOrder, UpdateLead,
 };
 use synaptiq_types::time::Timestamp;
 
-use crate::conformance::harness::{all, create, lead_id as id, minimal, org, page, tick};
+use crate::conformance::harness::{all, create, lead_id as id, minimal, org, page, tick, via_app};
 
 pub async fn create_and_get(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
@@ -37,6 +37,7 @@ pub async fn create_and_get(store: Arc<dyn Store>) {
     );
     assert!(lead.created_at >= before && lead.created_at == lead.updated_at);
     let got = store.get_lead(&a, Live, &id(&lead)).await.expect("get");
+    let got = got.map(LeadRecord::into_wire);
     assert_eq!(got, Some(lead.clone()), "every field round-trips");
 
     let bare = create(&store, &a, Live, minimal("bare@acme.io")).await;
@@ -71,7 +72,7 @@ pub async fn duplicate_email_conflicts_per_org_and_env(store: Arc<dyn Store>) {
     let a = org(&store, "Acme").await;
     let b = org(&store, "Globex").await;
     let first = create(&store, &a, Live, minimal("Jane@Acme.io")).await;
-    match store
+    match via_app(&store)
         .create_lead(
             &a,
             Live,
@@ -175,7 +176,7 @@ pub async fn list_filters_sorts_and_pages(store: Arc<dyn Store>) {
         score: Some(11),
         ..UpdateLead::default()
     };
-    store
+    via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -222,7 +223,7 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
         email: Some("JANE@acme.io".to_owned()),
         ..UpdateLead::default()
     };
-    let got = store
+    let got = via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -244,10 +245,14 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
     assert_eq!(got.created_at, lead.created_at);
     assert!(got.updated_at > lead.updated_at);
     assert_eq!(
-        store.get_lead(&a, Live, &id(&lead)).await.expect("get"),
+        store
+            .get_lead(&a, Live, &id(&lead))
+            .await
+            .expect("get")
+            .map(LeadRecord::into_wire),
         Some(got.clone())
     );
-    let empty = store
+    let empty = via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -260,7 +265,7 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
         .expect("exists");
     assert_eq!((empty.name, empty.company), (None, got.company));
     assert_eq!(
-        store
+        via_app(&store)
             .update_lead(
                 &a,
                 Test,
@@ -273,7 +278,7 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
         None
     );
     assert_eq!(
-        store
+        via_app(&store)
             .update_lead(
                 &a,
                 Live,
@@ -285,6 +290,17 @@ pub async fn update_applies_patches_and_clears_nulls(store: Arc<dyn Store>) {
             .expect("update"),
         None
     );
+}
+
+crate::conformance::suite! {
+    create_and_get,
+    duplicate_email_conflicts_per_org_and_env,
+    list_filters_sorts_and_pages,
+    update_applies_patches_and_clears_nulls,
+    update_email_conflict_names_the_holder,
+    concurrent_patches_all_apply,
+    delete_is_scoped,
+    lead_version_moves_with_every_change,
 }
 
 #[path = "leads_changes.rs"]

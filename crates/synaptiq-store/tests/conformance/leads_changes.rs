@@ -11,7 +11,7 @@ pub async fn update_email_conflict_names_the_holder(store: Arc<dyn Store>) {
         score: Some(5),
         ..UpdateLead::default()
     };
-    match store
+    match via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -32,13 +32,17 @@ pub async fn update_email_conflict_names_the_holder(store: Arc<dyn Store>) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(unchanged, john, "a refused patch changes nothing");
+    assert_eq!(
+        unchanged.into_wire(),
+        john,
+        "a refused patch changes nothing"
+    );
     // The store stays usable afterwards (no lock or transaction left behind).
     let ok = UpdateLead {
         score: Some(6),
         ..UpdateLead::default()
     };
-    let got = store
+    let got = via_app(&store)
         .update_lead(
             &a,
             Live,
@@ -86,7 +90,7 @@ pub async fn concurrent_patches_all_apply(store: Arc<dyn Store>) {
         .map(|p| {
             let (store, a, lid) = (store.clone(), a.clone(), id(&lead));
             tokio::spawn(async move {
-                store
+                via_app(&store)
                     .update_lead(&a, Live, &lid, &p, &synaptiq_store::Actor::local("test"))
                     .await
             })
@@ -198,7 +202,7 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
     assert!(v(b.clone(), Live).await > other0);
     // A refused duplicate changes nothing.
     assert!(
-        store
+        via_app(&store)
             .create_lead(
                 &a,
                 Live,
@@ -214,7 +218,7 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
         score: Some(11),
         ..UpdateLead::default()
     };
-    store
+    via_app(&store)
         .update_lead(
             &a,
             Live,

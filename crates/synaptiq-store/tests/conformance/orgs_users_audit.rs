@@ -181,3 +181,10 @@ pub async fn audit_records_and_filters(store: Arc<dyn Store>) {
         .expect("other org");
     assert_eq!(total, 0);
 }
+
+crate::conformance::suite! {
+    orgs_create_get_list,
+    set_plan_bumps_the_epoch,
+    user_emails_are_unique_case_insensitively,
+    audit_records_and_filters,
+}

@@ -1,4 +1,4 @@
-//! The audit log, for both backends (see the module docs of `shared`).
+//! The audit log, for both backends (see the module docs of `crate::store`).
 
 /// `AuditStore` for `$store`.
 macro_rules! impl_audit_store {
@@ -9,14 +9,13 @@ macro_rules! impl_audit_store {
             use sqlx::AssertSqlSafe;
             use synaptiq_core::ids::OrgId;
             use synaptiq_core::scope::Environment;
-            use synaptiq_types::audit::AuditEvent;
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{AuditFilter, NewEvent};
-            use $crate::rows::audit_from_row;
-            use $crate::sql::{AUDIT_COLUMNS, AUDIT_FILTER, count, limit_offset};
-            use $crate::traits::{AuditStore, Result};
+            use $crate::db::{count, limit_offset};
+            use $crate::error::Result;
+            use $crate::events::sql::{AUDIT_COLUMNS, AUDIT_FILTER, audit_from_row};
+            use $crate::events::{AuditFilter, AuditStore, EventRecord, NewEvent};
 
             #[async_trait]
             impl AuditStore for $store {
@@ -31,7 +30,7 @@ macro_rules! impl_audit_store {
                     env: Environment,
                     f: &AuditFilter,
                     page: PageRequest,
-                ) -> Result<(Vec<AuditEvent>, u64)> {
+                ) -> Result<(Vec<EventRecord>, u64)> {
                     let key_id = f.key_id.as_ref().map(|k| k.as_str().to_owned());
                     let since = f.since.map(Timestamp::millis);
                     let until = f.until.map(Timestamp::millis);

@@ -1,6 +1,9 @@
-//! The trait implementations, written once for both backends.
+//! [`Store`], everything the server needs from storage, and [`impl_store!`], which implements
+//! every resource's trait for one backend.
 //!
-//! Each macro here expands to `impl …Store for $store`, given the store type and its sqlx
+//! Each resource folder (`orgs/`, `users/`, `keys/`, `usage/`, `leads/`, `events/`) holds its
+//! trait and records (`mod.rs`), its SQL and row mapping (`sql.rs`) and its implementation
+//! (`imp.rs`), written once as a macro both backends expand. Each such macro expands to `impl …Store for $store`, given the store type and its sqlx
 //! database. sqlx runtime queries are source-identical on SQLite and PostgreSQL, so one body
 //! serves both; a macro is used because the generic alternative (functions over
 //! `D: sqlx::Database`) needs `for<'q> D::Arguments<'q>: IntoArguments<…>`, `Encode`/`Type`
@@ -26,27 +29,41 @@
 //! Each macro wraps its expansion in `const _: () = { … };` so that its `use` lines and
 //! helper functions stay local to one backend's expansion.
 
-mod audit;
-mod dashboard;
-mod keys;
-mod leads;
-mod orgs;
+use async_trait::async_trait;
 
-pub(crate) use audit::impl_audit_store;
-pub(crate) use dashboard::impl_dashboard_store;
-pub(crate) use keys::impl_key_store;
-pub(crate) use leads::impl_lead_store;
-pub(crate) use orgs::impl_org_user_store;
+use crate::error::Result;
+use crate::events::AuditStore;
+use crate::keys::KeyStore;
+use crate::leads::LeadStore;
+use crate::orgs::OrgStore;
+use crate::usage::UsageStore;
+use crate::users::{SessionStore, UserStore};
+
+/// Everything the server needs from storage.
+#[async_trait]
+pub trait Store:
+    OrgStore + KeyStore + LeadStore + UserStore + SessionStore + UsageStore + AuditStore + Send + Sync
+{
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// A cheap round trip, for `/readyz`.
+    async fn ping(&self) -> Result<()>;
+    /// Closes the pool, waiting for in-flight queries.
+    async fn close(&self);
+    /// The backend's name, for logs (`sqlite`).
+    fn backend(&self) -> &'static str;
+}
 
 /// Every storage trait for `$store`, whose sqlx database is `$db`; `$migrator` is its
 /// `sqlx::migrate::Migrator`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $migrator:path) => {
-        $crate::shared::impl_org_user_store!($store, $db);
-        $crate::shared::impl_audit_store!($store);
-        $crate::shared::impl_key_store!($store, $db);
-        $crate::shared::impl_lead_store!($store);
-        $crate::shared::impl_dashboard_store!($store);
+        $crate::orgs::impl_org_store!($store);
+        $crate::users::impl_user_store!($store);
+        $crate::keys::impl_key_store!($store, $db);
+        $crate::usage::impl_usage_store!($store);
+        $crate::leads::impl_lead_store!($store);
+        $crate::events::impl_audit_store!($store);
 
         const _: () = {
             use async_trait::async_trait;
@@ -54,9 +71,11 @@ macro_rules! impl_store {
             use synaptiq_core::ids::AuditEventId;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::NewEvent;
-            use $crate::sql::{BUMP_EPOCH, INSERT_EVENT};
-            use $crate::traits::{Result, Store, StoreError};
+            use $crate::db::BUMP_EPOCH;
+            use $crate::error::{Result, StoreError};
+            use $crate::events::NewEvent;
+            use $crate::events::sql::INSERT_EVENT;
+            use $crate::store::Store;
 
             impl $store {
                 /// Bumps the change epoch inside `tx`. On PostgreSQL every change takes this
@@ -104,11 +123,9 @@ macro_rules! impl_store {
                     events: &[NewEvent],
                 ) -> Result<()> {
                     let now = Timestamp::now();
-                    let mut id = AuditEventId::generate();
-                    for (i, ev) in events.iter().enumerate() {
-                        if i > 0 {
-                            id = id.successor();
-                        }
+                    for ev in events {
+                        // Ids made one after another ascend (`AuditEventId::generate`).
+                        let id = AuditEventId::generate();
                         sqlx::query(INSERT_EVENT)
                             .bind(id.as_str())
                             .bind(ev.org_id.as_str())

@@ -1,11 +1,36 @@
-//! What the store records with every change: who did it ([`Actor`]), what it was about
-//! ([`Subject`]) and the event itself ([`NewEvent`]).
+//! The events table: what the store records with every change — who did it ([`Actor`]), what it
+//! was about ([`Subject`]) and the event itself ([`NewEvent`]) — and the audit log read from it.
 
+use async_trait::async_trait;
 use synaptiq_core::event::EventKind;
 use synaptiq_core::ids::{KeyId, LeadId, OrgId};
 use synaptiq_core::scope::Environment;
+use synaptiq_types::audit::AuditEvent;
+use synaptiq_types::pagination::PageRequest;
+use synaptiq_types::time::Timestamp;
 
-use super::KeyRecord;
+use crate::error::Result;
+use crate::keys::KeyRecord;
+
+mod imp;
+pub(crate) mod sql;
+pub(crate) use imp::impl_audit_store;
+
+/// The events table and the audit log read from it.
+#[async_trait]
+pub trait AuditStore {
+    /// Appends an event that no stored change carries (changes record their own).
+    async fn record(&self, event: NewEvent) -> Result<()>;
+    /// A page of an organization's audited events ([`synaptiq_core::event::EventKind::audited`])
+    /// in one environment, newest first, with the total.
+    async fn list_audit(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<(Vec<EventRecord>, u64)>;
+}
 
 /// Who caused a change; recorded with the change's event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,5 +129,52 @@ impl NewEvent {
             Subject::Key(k.id.clone()),
             actor,
         )
+    }
+}
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Only events about this key.
+    pub key_id: Option<KeyId>,
+    /// Only events of this type.
+    pub kind: Option<String>,
+    /// At or after.
+    pub since: Option<Timestamp>,
+    /// Before.
+    pub until: Option<Timestamp>,
+}
+
+/// A recorded event, as the audit log shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// `aud_` + ULID.
+    pub id: String,
+    /// Its wire name ([`EventKind::as_str`]).
+    pub kind: String,
+    /// Who acted.
+    pub actor: String,
+    /// The key acted on, if any.
+    pub key_id: Option<String>,
+    /// The client address, when known.
+    pub ip: Option<String>,
+    /// `live` or `test`.
+    pub environment: String,
+    /// When it happened.
+    pub created_at: Timestamp,
+}
+
+impl EventRecord {
+    /// The wire form.
+    pub fn into_wire(self) -> AuditEvent {
+        AuditEvent {
+            id: self.id,
+            kind: self.kind,
+            actor: self.actor,
+            key_id: self.key_id,
+            ip: self.ip,
+            environment: self.environment,
+            created_at: self.created_at,
+        }
     }
 }

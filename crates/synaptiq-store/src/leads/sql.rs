@@ -1,10 +1,15 @@
 //! Lead SQL: the filtered, sorted list and the search, built at run time with only the
 //! conditions a query has, and the statements of a lead's changes.
 
-use synaptiq_types::leads::{LeadListQuery, LeadSortBy, SortOrder};
+use synaptiq_core::ids::LeadId;
+use synaptiq_types::leads::{LeadListQuery, LeadSortBy, LeadSource, LeadStatus, SortOrder};
+use synaptiq_types::time::Timestamp;
+
+use super::LeadRecord;
 use synaptiq_types::pagination::PageRequest;
 
-use super::{LEAD_COLUMNS, limit_offset};
+use crate::db::{Cols, corrupt, limit_offset};
+use crate::error::Result;
 
 /// A value bound to a statement built at run time ([`Built`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,3 +291,34 @@ pub(crate) fn fetch_lead_sql() -> String {
 /// `delete_lead`: `$1` org, `$2` environment, `$3` id.
 pub(crate) const DELETE_LEAD: &str =
     "DELETE FROM leads WHERE org_id = $1 AND environment = $2 AND id = $3";
+
+/// Lead columns.
+pub(crate) const LEAD_COLUMNS: &str = "id, email, name, company, title, phone, status, score, \
+    source, tags, custom_fields, first_seen_at, last_active_at, created_at, updated_at";
+
+/// A lead ([`LEAD_COLUMNS`]).
+pub(crate) fn lead_from_row(row: &impl Cols) -> Result<LeadRecord> {
+    let tags = row.text("tags")?;
+    let custom = row.text("custom_fields")?;
+    Ok(LeadRecord {
+        id: LeadId::try_from(row.text("id")?).map_err(|_| corrupt("leads.id"))?,
+        email: row.text("email")?,
+        name: row.opt_text("name")?,
+        company: row.opt_text("company")?,
+        title: row.opt_text("title")?,
+        phone: row.opt_text("phone")?,
+        status: LeadStatus::parse(&row.text("status")?).ok_or_else(|| corrupt("leads.status"))?,
+        score: u8::try_from(row.int4("score")?).map_err(|_| corrupt("leads.score"))?,
+        source: LeadSource::parse(&row.text("source")?).ok_or_else(|| corrupt("leads.source"))?,
+        tags: serde_json::from_str(&tags).map_err(|_| corrupt("leads.tags"))?,
+        custom_fields: serde_json::from_str(&custom).map_err(|_| corrupt("leads.custom_fields"))?,
+        first_seen_at: Timestamp(row.int("first_seen_at")?),
+        last_active_at: Timestamp(row.int("last_active_at")?),
+        created_at: Timestamp(row.int("created_at")?),
+        updated_at: Timestamp(row.int("updated_at")?),
+    })
+}
+
+#[cfg(test)]
+#[path = "sql_tests.rs"]
+mod tests;

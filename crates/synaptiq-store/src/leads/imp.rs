@@ -1,4 +1,4 @@
-//! Leads, for both backends (see the module docs of `shared`).
+//! Leads, for both backends (see the module docs of `crate::store`).
 
 /// `LeadStore` for `$store`.
 macro_rules! impl_lead_store {
@@ -11,18 +11,18 @@ macro_rules! impl_lead_store {
             use synaptiq_core::event::EventKind;
             use synaptiq_core::ids::{LeadId, OrgId};
             use synaptiq_core::scope::Environment;
-            use synaptiq_types::leads::{CreateLead, Lead, LeadListQuery, LeadStatus, UpdateLead};
+            use synaptiq_types::leads::{LeadListQuery, LeadStatus};
             use synaptiq_types::pagination::PageRequest;
-            use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{Actor, NewEvent, Subject};
-            use $crate::rows::{apply_patch, lead_from_row, new_lead};
-            use $crate::sql::{
-                Arg, Built, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, conflict_or,
-                count, fetch_lead_sql, json, lead_count_sql, lead_page_sql, search_count_sql,
-                search_page_sql, search_patterns,
+            use $crate::db::{conflict_or, count, json};
+            use $crate::error::{Result, StoreError};
+            use $crate::events::{Actor, NewEvent, Subject};
+            use $crate::leads::sql::{
+                Arg, Built, DELETE_LEAD, INSERT_LEAD, LEAD_BY_EMAIL, UPDATE_LEAD, fetch_lead_sql,
+                lead_count_sql, lead_from_row, lead_page_sql, search_count_sql, search_page_sql,
+                search_patterns,
             };
-            use $crate::traits::{LeadStore, Result, StoreError};
+            use $crate::leads::{LeadChange, LeadRecord, LeadStore};
 
             /// Turns a unique violation on the email into a `Conflict` naming the lead that
             /// holds it.
@@ -56,7 +56,7 @@ macro_rules! impl_lead_store {
                 count_sql: Built<'_>,
                 page_sql: Built<'_>,
                 persistent: bool,
-            ) -> Result<(Vec<Lead>, u64)> {
+            ) -> Result<(Vec<LeadRecord>, u64)> {
                 let mut count_query =
                     sqlx::query_scalar(AssertSqlSafe(count_sql.sql)).persistent(persistent);
                 for arg in &count_sql.args {
@@ -90,27 +90,19 @@ macro_rules! impl_lead_store {
                 NewEvent::new(org, env, kind, Subject::Lead(id.clone()), actor)
             }
 
-            /// A lead id this store wrote.
-            fn stored_id(lead: &Lead) -> Result<LeadId> {
-                LeadId::parse(&lead.id).map_err(|_| $crate::rows::corrupt("leads.id"))
-            }
-
             #[async_trait]
             impl LeadStore for $store {
                 async fn create_lead(
                     &self,
                     org: &OrgId,
                     env: Environment,
-                    new: &CreateLead,
+                    lead: &LeadRecord,
                     actor: &Actor,
-                ) -> Result<Lead> {
-                    let now = Timestamp::now();
-                    let lead = new_lead(new, now);
-                    let id = stored_id(&lead)?;
+                ) -> Result<()> {
                     let (tags, custom) = (json(&lead.tags)?, json(&lead.custom_fields)?);
                     let mut tx = self.writer().begin().await?;
                     let res = sqlx::query(INSERT_LEAD)
-                        .bind(&lead.id)
+                        .bind(lead.id.as_str())
                         .bind(org.as_str())
                         .bind(env.as_str())
                         .bind(&lead.email)
@@ -124,19 +116,18 @@ macro_rules! impl_lead_store {
                         .bind(lead.source.as_str())
                         .bind(tags)
                         .bind(custom)
-                        .bind(now.millis())
-                        .bind(now.millis())
-                        .bind(now.millis())
-                        .bind(now.millis())
+                        .bind(lead.first_seen_at.millis())
+                        .bind(lead.last_active_at.millis())
+                        .bind(lead.created_at.millis())
+                        .bind(lead.updated_at.millis())
                         .execute(&mut *tx)
                         .await;
                     if let Err(e) = res {
                         tx.rollback().await?;
-                        return Err(email_conflict(self, e, org, env, &new.email).await);
+                        return Err(email_conflict(self, e, org, env, &lead.email).await);
                     }
-                    let event = lead_event(org, env, &id, EventKind::LeadCreated, actor);
-                    Self::commit_change(tx, &[event], false).await?;
-                    Ok(lead)
+                    let event = lead_event(org, env, &lead.id, EventKind::LeadCreated, actor);
+                    Self::commit_change(tx, &[event], false).await
                 }
 
                 async fn get_lead(
@@ -144,7 +135,7 @@ macro_rules! impl_lead_store {
                     org: &OrgId,
                     env: Environment,
                     id: &LeadId,
-                ) -> Result<Option<Lead>> {
+                ) -> Result<Option<LeadRecord>> {
                     sqlx::query(AssertSqlSafe(fetch_lead_sql()))
                         .bind(org.as_str())
                         .bind(env.as_str())
@@ -162,7 +153,7 @@ macro_rules! impl_lead_store {
                     env: Environment,
                     q: &LeadListQuery,
                     page: PageRequest,
-                ) -> Result<(Vec<Lead>, u64)> {
+                ) -> Result<(Vec<LeadRecord>, u64)> {
                     // Both statements hold only the conditions `q` has (see `lead_count_sql`
                     // and `lead_page_sql`); their arguments are bound in placeholder order.
                     total_and_page(
@@ -180,7 +171,7 @@ macro_rules! impl_lead_store {
                     env: Environment,
                     q: &str,
                     page: PageRequest,
-                ) -> Result<(Vec<Lead>, u64)> {
+                ) -> Result<(Vec<LeadRecord>, u64)> {
                     // Not kept prepared: planned for each needle. A cached generic plan (which
                     // PostgreSQL adopts after a few runs) cannot tell a short needle, best
                     // scanned, from a long one, best looked up in the trigram indexes.
@@ -199,9 +190,9 @@ macro_rules! impl_lead_store {
                     org: &OrgId,
                     env: Environment,
                     id: &LeadId,
-                    patch: &UpdateLead,
+                    change: &LeadChange<'_>,
                     actor: &Actor,
-                ) -> Result<Option<Lead>> {
+                ) -> Result<Option<LeadRecord>> {
                     // Read-modify-write under a lock (SQLite: the write lock; PostgreSQL: the
                     // lead's row lock): concurrent patches apply one after another.
                     let mut tx = self.begin_write().await?;
@@ -218,7 +209,7 @@ macro_rules! impl_lead_store {
                     };
                     let mut lead = lead_from_row(&row)?;
                     let before = lead.status;
-                    apply_patch(&mut lead, patch, Timestamp::now());
+                    change(&mut lead);
                     let res = sqlx::query(UPDATE_LEAD)
                         .bind(&lead.email)
                         .bind(lead.email.to_lowercase())

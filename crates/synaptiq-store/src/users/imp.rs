@@ -1,77 +1,72 @@
-//! Organizations and dashboard users, for both backends (see the module docs of `shared`).
+//! Dashboard users and sessions, for both backends (see the module docs of `crate::store`).
 
-/// `OrgStore` and `UserStore` for `$store`, whose sqlx database is `$db`.
-macro_rules! impl_org_user_store {
-    ($store:ty, $db:ty) => {
+/// `UserStore` and `SessionStore` for `$store`.
+macro_rules! impl_user_store {
+    ($store:ty) => {
         const _: () = {
             use async_trait::async_trait;
             // Dynamic SQL here is assembled only from constants; values are bound.
             use sqlx::AssertSqlSafe;
             use synaptiq_core::ids::{OrgId, UserId};
-            use synaptiq_core::plan::Plan;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{OrgRecord, Role, UserRecord};
-            use $crate::rows::{org_from_row, user_from_row};
-            use $crate::sql::{
-                INSERT_ORG, INSERT_USER, ORG_COLUMNS, SET_PLAN, conflict_or, list_users_sql,
-                user_by_email_sql,
+            use $crate::db::conflict_or;
+            use $crate::error::Result;
+            use $crate::users::sql::{
+                DELETE_EXPIRED_SESSIONS, DELETE_SESSION, INSERT_SESSION, INSERT_USER,
+                find_session_sql, list_users_sql, session_from_row, user_by_email_sql,
+                user_from_row,
             };
-            use $crate::traits::{OrgStore, Result, UserStore};
+            use $crate::users::{
+                NewSession, Role, SessionHash, SessionRecord, SessionStore, UserRecord, UserStore,
+            };
 
             #[async_trait]
-            impl OrgStore for $store {
-                async fn create_org(&self, name: &str, plan: Plan) -> Result<OrgRecord> {
-                    let rec = OrgRecord {
-                        id: OrgId::generate(),
-                        name: name.to_owned(),
-                        plan,
-                        created_at: Timestamp::now(),
-                    };
-                    sqlx::query(INSERT_ORG)
-                        .bind(rec.id.as_str())
-                        .bind(&rec.name)
-                        .bind(plan.as_str())
-                        .bind(rec.created_at.millis())
+            impl SessionStore for $store {
+                async fn create_session(&self, s: NewSession) -> Result<()> {
+                    sqlx::query(INSERT_SESSION)
+                        .bind(s.id_hash.0.as_slice())
+                        .bind(s.user_id.as_str())
+                        .bind(s.created_at.millis())
+                        .bind(s.expires_at.millis())
+                        .bind(s.ip)
+                        .bind(s.user_agent)
                         .execute(self.writer())
-                        .await?;
-                    Ok(rec)
+                        .await
+                        .map_err(|e| conflict_or(e, "session"))?;
+                    Ok(())
                 }
 
-                async fn get_org(&self, id: &OrgId) -> Result<Option<OrgRecord>> {
-                    let sql = format!("SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1");
-                    sqlx::query(AssertSqlSafe(sql))
-                        .bind(id.as_str())
+                async fn find_session(
+                    &self,
+                    id_hash: &SessionHash,
+                    now: Timestamp,
+                ) -> Result<Option<SessionRecord>> {
+                    sqlx::query(AssertSqlSafe(find_session_sql()))
+                        .bind(id_hash.0.as_slice())
+                        .bind(now.millis())
                         .fetch_optional(self.pool())
                         .await?
                         .as_ref()
-                        .map(org_from_row)
+                        .map(session_from_row)
                         .transpose()
                 }
 
-                async fn list_orgs(&self) -> Result<Vec<OrgRecord>> {
-                    let sql =
-                        format!("SELECT {ORG_COLUMNS} FROM organizations ORDER BY created_at, id");
-                    sqlx::query(AssertSqlSafe(sql))
-                        .fetch_all(self.pool())
+                async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool> {
+                    let done = sqlx::query(DELETE_SESSION)
+                        .bind(id_hash.0.as_slice())
+                        .execute(self.writer())
                         .await?
-                        .iter()
-                        .map(org_from_row)
-                        .collect()
+                        .rows_affected();
+                    Ok(done > 0)
                 }
 
-                async fn set_plan(&self, id: &OrgId, plan: Plan) -> Result<bool> {
-                    let mut tx = self.writer().begin().await?;
-                    let done = sqlx::query(SET_PLAN)
-                        .bind(plan.as_str())
-                        .bind(id.as_str())
-                        .execute(&mut *tx)
+                async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
+                    Ok(sqlx::query(DELETE_EXPIRED_SESSIONS)
+                        .bind(now.millis())
+                        .execute(self.writer())
                         .await?
-                        .rows_affected()
-                        == 1;
-                    Self::bump_epoch(&mut tx).await?;
-                    tx.commit().await?;
-                    Ok(done)
+                        .rows_affected())
                 }
             }
 
@@ -128,4 +123,4 @@ macro_rules! impl_org_user_store {
         };
     };
 }
-pub(crate) use impl_org_user_store;
+pub(crate) use impl_user_store;

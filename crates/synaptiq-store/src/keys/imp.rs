@@ -1,4 +1,4 @@
-//! API keys, for both backends (see the module docs of `shared`). Where SQLite's single
+//! API keys, for both backends (see the module docs of `crate::store`). Where SQLite's single
 //! writer serializes for free, PostgreSQL takes row locks: rotation locks the old key before
 //! reading its status, the expiry sweep skips rows another sweeper holds, and usage batches
 //! lock keys in id order.
@@ -18,16 +18,15 @@ macro_rules! impl_key_store {
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{
-                Actor, AuthRecord, KeyRecord, NewEvent, NewKey, RotateOutcome, Subject, UsageFact,
+            use $crate::db::{conflict_or, corrupt, count, limit_offset};
+            use $crate::error::Result;
+            use $crate::events::{Actor, NewEvent, Subject};
+            use $crate::keys::sql::{
+                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, auth_from_row, fetch_key_sql,
+                find_by_hash_sql, inserted, key_from_row, key_list_filter, mark_exposed_sql,
+                revoke_sql, rotate_old_sql, update_key_sql,
             };
-            use $crate::rows::{auth_from_row, corrupt, inserted, key_from_row};
-            use $crate::sql::{
-                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, conflict_or, count, fetch_key_sql,
-                find_by_hash_sql, key_list_filter, limit_offset, mark_exposed_sql, revoke_sql,
-                rotate_old_sql, update_key_sql,
-            };
-            use $crate::traits::{KeyStore, Result};
+            use $crate::keys::{AuthRecord, KeyRecord, KeyStore, NewKey, RotateOutcome, UsageFact};
 
             type Conn = <$db as sqlx::Database>::Connection;
 

@@ -1,39 +1,115 @@
-//! Records handed out by the store.
+//! API keys: stored by their HMAC, never the key.
 
+use async_trait::async_trait;
 use synaptiq_core::hash::KeyHash;
-use synaptiq_core::ids::{KeyId, OrgId, UserId};
-use synaptiq_core::plan::Plan;
+use synaptiq_core::ids::{KeyId, OrgId};
 use synaptiq_core::scope::{Environment, KeyStatus, Scope};
 use synaptiq_types::keys::ApiKey;
-use synaptiq_types::me::Organization;
+use synaptiq_types::pagination::PageRequest;
 use synaptiq_types::time::Timestamp;
 
-mod events;
-pub use events::{Actor, NewEvent, Subject};
+use crate::error::Result;
+use crate::events::Actor;
+use crate::orgs::OrgRecord;
 
-/// An organization.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrgRecord {
-    /// Its id.
-    pub id: OrgId,
-    /// Display name.
-    pub name: String,
-    /// Plan, which sets its keys' rate limits.
-    pub plan: Plan,
-    /// Creation time.
-    pub created_at: Timestamp,
-}
+mod imp;
+pub(crate) mod sql;
+pub(crate) use imp::impl_key_store;
 
-impl OrgRecord {
-    /// The wire form.
-    pub fn to_wire(&self) -> Organization {
-        Organization {
-            id: self.id.to_string(),
-            name: self.name.clone(),
-            plan: self.plan.as_str().to_owned(),
-            created_at: self.created_at,
-        }
-    }
+/// API keys. Keys are found by their HMAC only; every other lookup is scoped to an
+/// organization and environment. Every change records its `key.*` event, by `actor`, in its
+/// own transaction: the change and its event commit together or not at all.
+#[async_trait]
+pub trait KeyStore {
+    /// Inserts a key (`key.created`). A hash collision (impossible in practice) is a
+    /// `Conflict`.
+    async fn insert_key(&self, key: NewKey, actor: &Actor) -> Result<KeyRecord>;
+    /// The key with this hash and its organization, whatever its status (the caller decides
+    /// whether it is usable, so it can say "revoked" or "expired").
+    async fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<AuthRecord>>;
+    /// One key of an organization and environment.
+    async fn get_key(&self, org: &OrgId, env: Environment, id: &KeyId)
+    -> Result<Option<KeyRecord>>;
+    /// A page of keys, newest first, with the total.
+    async fn list_keys(
+        &self,
+        org: &OrgId,
+        env: Option<Environment>,
+        status: Option<KeyStatus>,
+        now: Timestamp,
+        page: PageRequest,
+    ) -> Result<(Vec<KeyRecord>, u64)>;
+    /// Revokes a key now (idempotent: an already revoked key keeps its first revocation time;
+    /// `key.revoked` each time); bumps the change epoch. `None` when the key does not exist
+    /// in that scope.
+    async fn revoke_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<Option<KeyRecord>>;
+    /// Rotates `id`: inserts `replacement` (same organization, environment, name, scope and
+    /// allow-list, prepared by the caller) and makes the old key end at `deadline` (or earlier,
+    /// if it already expired sooner), atomically. Only a usable key (active or rotating) can be
+    /// rotated. Records `key.created` (the new key) then `key.rotated` (the old one); bumps the
+    /// change epoch.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "scope, key, replacement, times, actor"
+    )]
+    async fn rotate_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        replacement: NewKey,
+        deadline: Timestamp,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<RotateOutcome>;
+    /// Changes a key's name and/or allow-list (`key.updated`); bumps the change epoch. `None`
+    /// when absent.
+    async fn update_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        name: Option<&str>,
+        allowed_ips: Option<&[String]>,
+        actor: &Actor,
+    ) -> Result<Option<KeyRecord>>;
+    /// Deletes a key: it stops working at once and leaves every list; the row stays for the
+    /// audit trail (`key.deleted`). `false` when absent (or already deleted).
+    async fn delete_key(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &KeyId,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<bool>;
+    /// Keys whose `expiresAt` has passed and whose expiry has not been recorded yet; marks
+    /// them recorded, with a `key.expired` event each (actor `system`). Each key is returned by
+    /// exactly one call, whichever node makes it.
+    async fn sweep_expired(&self, now: Timestamp) -> Result<Vec<KeyRecord>>;
+    /// Writes a batch of last-use facts in one transaction. A fact older than the stored one
+    /// does not overwrite it (batches from several nodes merge).
+    async fn record_usage(&self, batch: &[UsageFact]) -> Result<()>;
+    /// Where a key lives, for operator tools that are given only its id (the CLI). Never used
+    /// on a customer request path.
+    async fn locate_key(&self, id: &KeyId) -> Result<Option<(OrgId, Environment)>>;
+    /// Marks the key with this hash as exposed (the first time is kept; `key.exposed` each
+    /// time), returning it; `None` when no such key exists.
+    async fn mark_exposed(
+        &self,
+        hash: &KeyHash,
+        now: Timestamp,
+        actor: &Actor,
+    ) -> Result<Option<KeyRecord>>;
+    /// The change epoch: increases whenever something that authentication caches changes.
+    async fn change_epoch(&self) -> Result<i64>;
 }
 
 /// Everything stored about an API key (never the key itself).
@@ -150,64 +226,6 @@ pub struct AuthRecord {
     pub org: OrgRecord,
 }
 
-/// A dashboard user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Everything, including the organization itself.
-    Owner,
-    /// Manages keys and webhooks.
-    Admin,
-    /// Reads only.
-    Viewer,
-}
-
-impl Role {
-    /// The storage name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Viewer => "viewer",
-        }
-    }
-
-    /// Parses the storage name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [Role::Owner, Role::Admin, Role::Viewer]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-    }
-}
-
-/// A dashboard user. The password hash is an argon2id PHC string, never a password.
-#[derive(Clone, PartialEq)]
-pub struct UserRecord {
-    /// Its id.
-    pub id: UserId,
-    /// Its organization.
-    pub org_id: OrgId,
-    /// Login email (unique).
-    pub email: String,
-    /// Role.
-    pub role: Role,
-    /// argon2id PHC string.
-    pub password_hash: String,
-    /// Creation time.
-    pub created_at: Timestamp,
-}
-
-impl std::fmt::Debug for UserRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserRecord")
-            .field("id", &self.id)
-            .field("org_id", &self.org_id)
-            .field("email", &self.email)
-            .field("role", &self.role)
-            .field("password_hash", &"[redacted]")
-            .finish()
-    }
-}
-
 /// What a rotation did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RotateOutcome {
@@ -235,79 +253,4 @@ pub struct UsageFact {
     pub ip: String,
     /// User agent (truncated to 256 characters).
     pub user_agent: Option<String>,
-}
-
-/// Filters of the audit log.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct AuditFilter {
-    /// Only events about this key.
-    pub key_id: Option<KeyId>,
-    /// Only events of this type.
-    pub kind: Option<String>,
-    /// At or after.
-    pub since: Option<Timestamp>,
-    /// Before.
-    pub until: Option<Timestamp>,
-}
-
-/// The SHA-256 of a dashboard session token: the session table's key. The token itself lives
-/// only in the browser's cookie, so a copy of the database opens no session.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionHash(pub [u8; 32]);
-
-impl std::fmt::Debug for SessionHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionHash([redacted])")
-    }
-}
-
-/// A dashboard session to store.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    /// Hash of the session token.
-    pub id_hash: SessionHash,
-    /// The signed-in user.
-    pub user_id: UserId,
-    /// Sign-in time.
-    pub created_at: Timestamp,
-    /// End of the session (absolute).
-    pub expires_at: Timestamp,
-    /// Client address at sign-in.
-    pub ip: Option<String>,
-    /// User agent at sign-in (truncated to 256 characters).
-    pub user_agent: Option<String>,
-}
-
-/// A live session with its user and the user's organization, found in one lookup.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionRecord {
-    /// The signed-in user (current role).
-    pub user: UserRecord,
-    /// The user's organization (current plan).
-    pub org: OrgRecord,
-    /// Sign-in time.
-    pub created_at: Timestamp,
-    /// End of the session.
-    pub expires_at: Timestamp,
-}
-
-/// Requests of one key in one UTC hour, by outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageCount {
-    /// The key.
-    pub key_id: KeyId,
-    /// Its organization.
-    pub org_id: OrgId,
-    /// Its environment.
-    pub environment: Environment,
-    /// Start of the hour (a multiple of 3,600,000 ms).
-    pub hour: Timestamp,
-    /// 2xx responses.
-    pub ok: u64,
-    /// 4xx responses other than 429.
-    pub client_error: u64,
-    /// 429 responses.
-    pub rate_limited: u64,
-    /// 5xx responses.
-    pub server_error: u64,
 }

@@ -1,8 +1,7 @@
-//! Dashboard sessions and hourly usage counters, for both backends (see the module docs of
-//! `shared`).
+//! Hourly usage counters, for both backends (see the module docs of `crate::store`).
 
-/// `SessionStore` and `UsageStore` for `$store`.
-macro_rules! impl_dashboard_store {
+/// `UsageStore` for `$store`.
+macro_rules! impl_usage_store {
     ($store:ty) => {
         const _: () = {
             use async_trait::async_trait;
@@ -12,66 +11,13 @@ macro_rules! impl_dashboard_store {
             use synaptiq_core::scope::Environment;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::model::{NewSession, SessionHash, SessionRecord, UsageCount};
-            use $crate::rows::{session_from_row, usage_from_row};
-            use $crate::sql::{
-                DELETE_EXPIRED_SESSIONS, DELETE_SESSION, INSERT_SESSION, USAGE_COUNTS, conflict_or,
-                find_session_sql,
-            };
-            use $crate::traits::{Result, SessionStore, StoreError, UsageStore};
+            use $crate::error::{Result, StoreError};
+            use $crate::usage::sql::{USAGE_COUNTS, usage_from_row};
+            use $crate::usage::{UsageCount, UsageStore};
 
             /// Counters are BIGINT; a count past `i64::MAX` is a bug, not traffic.
             fn signed(n: u64) -> Result<i64> {
                 i64::try_from(n).map_err(|_| StoreError::Internal("usage counter overflow".into()))
-            }
-
-            #[async_trait]
-            impl SessionStore for $store {
-                async fn create_session(&self, s: NewSession) -> Result<()> {
-                    sqlx::query(INSERT_SESSION)
-                        .bind(s.id_hash.0.as_slice())
-                        .bind(s.user_id.as_str())
-                        .bind(s.created_at.millis())
-                        .bind(s.expires_at.millis())
-                        .bind(s.ip)
-                        .bind(s.user_agent)
-                        .execute(self.writer())
-                        .await
-                        .map_err(|e| conflict_or(e, "session"))?;
-                    Ok(())
-                }
-
-                async fn find_session(
-                    &self,
-                    id_hash: &SessionHash,
-                    now: Timestamp,
-                ) -> Result<Option<SessionRecord>> {
-                    sqlx::query(AssertSqlSafe(find_session_sql()))
-                        .bind(id_hash.0.as_slice())
-                        .bind(now.millis())
-                        .fetch_optional(self.pool())
-                        .await?
-                        .as_ref()
-                        .map(session_from_row)
-                        .transpose()
-                }
-
-                async fn delete_session(&self, id_hash: &SessionHash) -> Result<bool> {
-                    let done = sqlx::query(DELETE_SESSION)
-                        .bind(id_hash.0.as_slice())
-                        .execute(self.writer())
-                        .await?
-                        .rows_affected();
-                    Ok(done > 0)
-                }
-
-                async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
-                    Ok(sqlx::query(DELETE_EXPIRED_SESSIONS)
-                        .bind(now.millis())
-                        .execute(self.writer())
-                        .await?
-                        .rows_affected())
-                }
             }
 
             #[async_trait]
@@ -147,4 +93,4 @@ macro_rules! impl_dashboard_store {
         };
     };
 }
-pub(crate) use impl_dashboard_store;
+pub(crate) use impl_usage_store;
