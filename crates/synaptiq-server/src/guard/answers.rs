@@ -4,7 +4,6 @@
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::Response;
 use synaptiq_core::scope::{KeyStatus, Scope};
-use synaptiq_store::AuthRecord;
 use synaptiq_types::ErrorCode;
 use synaptiq_types::time::Timestamp;
 
@@ -40,7 +39,7 @@ pub(super) fn insufficient_scope(have: Scope, needed: Scope) -> ApiError {
 pub(super) fn with_key_headers(
     mut res: Response,
     app: &AppState,
-    auth: &AuthRecord,
+    auth: &crate::auth::Verified,
     v: &Verdict,
     now: Timestamp,
 ) -> Response {
@@ -76,9 +75,9 @@ pub(super) fn with_key_headers(
         }
         start = end;
     }
-    if let Some(exp) = auth.key.expires_at {
+    if let Some(exp) = auth.hot.expires_at {
         let week = 7 * 24 * 3600;
-        if auth.key.status(now) == KeyStatus::Rotating
+        if auth.hot.status(now) == KeyStatus::Rotating
             || exp.unix_seconds() - now.unix_seconds() <= week
         {
             // RFC 9745: deprecated from the start of its last week (or now, if rotated);

@@ -166,13 +166,13 @@ where
         Err(e) => return e.into_response(),
     };
     let buckets = buckets_for(auth.limits, route);
-    let owner = auth.key.id.as_str();
+    let owner = auth.hot.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
         let res = with_key_headers(err.into_response(), app, &auth, verdict, now);
         app.usage.count(&auth.usage, &auth.key, now, res.status());
         res
     };
-    let scope_ok = needed.is_none_or(|n| auth.key.scope.satisfies(n));
+    let scope_ok = needed.is_none_or(|n| auth.hot.scope.satisfies(n));
     if !synaptiq_core::net::ip_allowed(&auth.allowed_ips, ip) || !scope_ok {
         let peek = app
             .limiter
@@ -188,7 +188,7 @@ where
                 ),
             )
         } else {
-            insufficient_scope(auth.key.scope, needed.unwrap_or(Scope::Admin))
+            insufficient_scope(auth.hot.scope, needed.unwrap_or(Scope::Admin))
         };
         return refuse(err, &peek);
     }
@@ -314,7 +314,7 @@ async fn authenticate(
     let Some(record) = record else {
         return Err(fail(AuthFailure::Invalid).await);
     };
-    match record.key.status(now) {
+    match record.hot.status(now) {
         KeyStatus::Revoked => Err(fail(AuthFailure::Revoked).await),
         KeyStatus::Expired => Err(fail(AuthFailure::Expired).await),
         KeyStatus::Active | KeyStatus::Rotating => Ok(record),

@@ -22,8 +22,8 @@ use crate::stack::Caller;
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", operation_id = "getMe",
     responses((status = 200, description = "The calling key.", body = Me)))]
 pub async fn me(caller: Caller) -> Response {
-    let status = caller.auth.key.status(caller.now).as_str();
-    match caller.auth.me_template() {
+    let status = caller.auth.hot.status(caller.now).as_str();
+    match caller.auth.me.template(&caller.auth.record) {
         Some(t) => t.render(status, &caller.verdict),
         None => axum::Json(me_value(&caller.auth, status, &caller.verdict)).into_response(),
     }
@@ -48,6 +48,26 @@ fn me_value(auth: &AuthRecord, status: &str, v: &Verdict) -> Me {
             remaining: v.decision.remaining,
             reset: v.reset_unix,
         },
+    }
+}
+
+/// What `/api/v1/me` keeps in each cached key (`auth::Verified`): the key's template, made on
+/// first use.
+#[derive(Default)]
+pub struct MeSlot(std::sync::OnceLock<Option<MeTemplate>>);
+
+impl MeSlot {
+    /// The template of `auth` (`None` if it could not be made).
+    pub fn template(&self, auth: &AuthRecord) -> Option<&MeTemplate> {
+        self.0.get_or_init(|| MeTemplate::new(auth)).as_ref()
+    }
+
+    /// Reads the template's first byte, if it was made (see `Verified::touch`).
+    #[inline]
+    pub fn touch(&self) {
+        if let Some(Some(t)) = self.0.get() {
+            std::hint::black_box(t.bytes.first());
+        }
     }
 }
 
@@ -79,11 +99,6 @@ impl MeTemplate {
             bytes: rest.into(),
             split: at + STATUS_FIELD.len() - 1,
         })
-    }
-
-    /// The template's first byte (read ahead of `render`: see `Verified::touch`).
-    pub fn first_byte(&self) -> u8 {
-        self.bytes.first().copied().unwrap_or_default()
     }
 
     /// The answer with `status` and the rate-limit state `v`.

@@ -113,12 +113,7 @@ pub trait KeyStore {
 }
 
 /// Everything stored about an API key (never the key itself).
-///
-/// `repr(C)`: the fields every authenticated request reads (id, the three that give its status,
-/// scope) come first, in one or two cache lines, instead of wherever the compiler puts them;
-/// with many keys in use each line of a cached record a request touches is a cache miss.
 #[derive(Debug, Clone, PartialEq)]
-#[repr(C)]
 pub struct KeyRecord {
     /// Its id.
     pub id: KeyId,
@@ -215,10 +210,7 @@ pub struct NewKey {
 }
 
 /// What authentication needs about a key, with its organization's plan, in one lookup.
-///
-/// `repr(C)`: the key first, so that its hot fields (see [`KeyRecord`]) start the record.
 #[derive(Debug, Clone, PartialEq)]
-#[repr(C)]
 pub struct AuthRecord {
     /// The key.
     pub key: KeyRecord,
