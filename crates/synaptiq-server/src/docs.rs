@@ -81,4 +81,5 @@ pub const RESOURCE: crate::routes::Resource = crate::routes::Resource {
         ]
     },
     openapi: crate::routes::Resource::no_operations,
+    doc_rules: crate::openapi::DocRules::default,
 };

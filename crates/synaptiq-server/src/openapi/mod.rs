@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::routes::{self, Access};
 
 mod rewrite;
+pub use rewrite::DocRules;
 use rewrite::{
     add_links, apply_constraints, close_objects, flatten_all_of,
     optional_bodies_are_absent_not_null,
@@ -31,14 +32,7 @@ use rewrite::{
         description = "Leads, conversations and analytics of the Synaptiq AI sales agent. Every call under /api/v1 (except this document) needs `Authorization: Bearer sk_live_…` or `sk_test_…`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    components(schemas(
-        synaptiq_types::ErrorBody,
-        synaptiq_types::leads::LeadStatus,
-        synaptiq_types::leads::LeadSource,
-        synaptiq_types::leads::LeadSortBy,
-        synaptiq_types::leads::SortOrder,
-        synaptiq_types::keys::KeyStatusFilter,
-    )),
+    components(schemas(synaptiq_types::ErrorBody)),
     security(("bearerAuth" = [])),
 )]
 struct ApiDoc;
@@ -54,6 +48,7 @@ pub const RESOURCE: routes::Resource = routes::Resource {
         )]
     },
     openapi: ServeApi::openapi,
+    doc_rules: crate::openapi::DocRules::default,
 };
 
 #[derive(OpenApi)]
@@ -105,8 +100,9 @@ pub fn document() -> Value {
     });
     flatten_all_of(&mut doc);
     optional_bodies_are_absent_not_null(&mut doc);
-    apply_constraints(&mut doc);
-    add_links(&mut doc);
+    let rules = routes::doc_rules();
+    apply_constraints(&mut doc, &rules);
+    add_links(&mut doc, &rules);
     for def in routes::table().into_iter().map(|r| r.def) {
         if !def.in_openapi {
             continue;

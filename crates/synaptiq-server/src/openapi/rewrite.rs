@@ -4,8 +4,6 @@
 
 use serde_json::{Value, json};
 
-use synaptiq_core::ids::{KeyId, LeadId};
-
 /// Recursively closes object schemas (`additionalProperties: false`) unless they say otherwise.
 pub(super) fn close_objects(v: &mut Value) {
     match v {
@@ -74,32 +72,49 @@ pub(super) fn flatten_all_of(doc: &mut Value) {
     }
 }
 
-/// The validation rules of the request types that the derive cannot state (lengths, patterns,
-/// enumerations), from `synaptiq-types`, merged into the schemas and query parameters.
-pub(super) fn apply_constraints(doc: &mut Value) {
-    let properties = [
-        synaptiq_types::leads::schema_constraints(),
-        synaptiq_types::keys::schema_constraints(),
-    ];
-    for (schema, property, keywords) in properties.iter().flatten() {
+/// What a resource's part of the document needs beyond the derive, registered with its
+/// routes (`routes::Resource::doc_rules`) so that no central list names every resource.
+#[derive(Default)]
+pub struct DocRules {
+    /// The validation rules of its request types that the derive cannot state (lengths,
+    /// patterns, enumerations), from `synaptiq-types`: (schema, property, keywords).
+    pub schema_constraints: Vec<(&'static str, &'static str, Value)>,
+    /// The same for query parameters, by name: (parameter, keywords).
+    pub query_constraints: Vec<(&'static str, Value)>,
+    /// The pattern of the `{id}` path parameter under each path prefix.
+    pub ids: Vec<(&'static str, &'static str)>,
+    /// Links from a create operation's answer to the operations that take the created id,
+    /// so clients (and stateful testers) can follow it: (path, method, status, links).
+    pub links: Vec<(&'static str, &'static str, &'static str, Value)>,
+}
+
+impl DocRules {
+    /// Adds `other`'s rules after these.
+    pub fn extend(&mut self, other: DocRules) {
+        self.schema_constraints.extend(other.schema_constraints);
+        self.query_constraints.extend(other.query_constraints);
+        self.ids.extend(other.ids);
+        self.links.extend(other.links);
+    }
+
+    /// An OpenAPI link to operation `op`, taking its `id` from the answer at `pointer`.
+    pub fn link(op: &str, pointer: &str) -> Value {
+        json!({"operationId": op, "parameters": {"id": format!("$response.body#{pointer}")}})
+    }
+}
+
+/// Merges every resource's constraints into the schemas and query parameters, and the id
+/// patterns into the `{id}` path parameters.
+pub(super) fn apply_constraints(doc: &mut Value, rules: &DocRules) {
+    for (schema, property, keywords) in &rules.schema_constraints {
         let pointer = format!("/components/schemas/{schema}/properties/{property}");
         if let Some(target) = doc.pointer_mut(&pointer) {
             merge(target, keywords);
         }
     }
-    let params: Vec<_> = [
-        synaptiq_types::leads::query_constraints(),
-        synaptiq_types::audit::query_constraints(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    let ids = [
-        ("/api/v1/leads/{id}", LeadId::PATTERN),
-        ("/api/v1/keys/{id}", KeyId::PATTERN),
-    ];
     for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
-        let id_pattern = ids
+        let id_pattern = rules
+            .ids
             .iter()
             .find(|(p, _)| path.starts_with(p))
             .map(|(_, pattern)| *pattern);
@@ -116,7 +131,8 @@ pub(super) fn apply_constraints(doc: &mut Value) {
                         merge(&mut param["schema"], &json!({"pattern": pattern}));
                     }
                 } else if param["in"] == "query" {
-                    for (_, keywords) in params.iter().filter(|(n, _)| *n == name) {
+                    let rules_of = rules.query_constraints.iter();
+                    for (_, keywords) in rules_of.filter(|(n, _)| *n == name) {
                         merge(&mut param["schema"], keywords);
                     }
                 }
@@ -156,51 +172,15 @@ pub(super) fn optional_bodies_are_absent_not_null(doc: &mut Value) {
     }
 }
 
-/// OpenAPI links from each create operation to the operations that take the created id, so
-/// clients (and stateful testers) can follow a created object.
-pub(super) fn add_links(doc: &mut Value) {
-    let link = |op: &str, pointer: &str| json!({"operationId": op, "parameters": {"id": format!("$response.body#{pointer}")}});
-    let links = [
-        (
-            "/api/v1/leads",
-            "post",
-            "201",
-            json!({
-                "GetLead": link("getLead", "/id"),
-                "UpdateLead": link("updateLead", "/id"),
-                "DeleteLead": link("deleteLead", "/id"),
-            }),
-        ),
-        (
-            "/api/v1/keys",
-            "post",
-            "201",
-            json!({
-                "GetKey": link("getKey", "/id"),
-                "UpdateKey": link("updateKey", "/id"),
-                "RotateKey": link("rotateKey", "/id"),
-                "RevokeKey": link("revokeKey", "/id"),
-                "DeleteKey": link("deleteKey", "/id"),
-            }),
-        ),
-        (
-            "/api/v1/keys/{id}/rotate",
-            "post",
-            "201",
-            json!({
-                "GetNewKey": link("getKey", "/newKey/id"),
-                "RevokeOldKey": link("revokeKey", "/oldKey/id"),
-                "DeleteNewKey": link("deleteKey", "/newKey/id"),
-            }),
-        ),
-    ];
-    for (path, method, status, value) in links {
+/// Adds every resource's links (see [`DocRules::links`]).
+pub(super) fn add_links(doc: &mut Value, rules: &DocRules) {
+    for (path, method, status, value) in &rules.links {
         let pointer = format!(
             "/paths/{}/{method}/responses/{status}",
             path.replace('/', "~1")
         );
         if let Some(response) = doc.pointer_mut(&pointer).and_then(Value::as_object_mut) {
-            response.insert("links".into(), value);
+            response.insert("links".into(), value.clone());
         }
     }
 }

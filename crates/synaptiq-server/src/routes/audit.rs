@@ -65,6 +65,10 @@ pub const RESOURCE: Resource = Resource {
         )]
     },
     openapi: Api::openapi,
+    doc_rules: || crate::openapi::DocRules {
+        query_constraints: synaptiq_types::audit::query_constraints(),
+        ..Default::default()
+    },
 };
 
 #[derive(OpenApi)]

@@ -82,6 +82,7 @@ pub const RESOURCE: Resource = Resource {
         ]
     },
     openapi: Api::openapi,
+    doc_rules: crate::openapi::DocRules::default,
 };
 
 #[derive(OpenApi)]

@@ -246,8 +246,43 @@ pub const RESOURCE: Resource = Resource {
         ]
     },
     openapi: Api::openapi,
+    doc_rules: || {
+        let link = crate::openapi::DocRules::link;
+        crate::openapi::DocRules {
+            schema_constraints: synaptiq_types::keys::schema_constraints(),
+            ids: vec![("/api/v1/keys/{id}", synaptiq_core::ids::KeyId::PATTERN)],
+            links: vec![
+                (
+                    "/api/v1/keys",
+                    "post",
+                    "201",
+                    serde_json::json!({
+                        "GetKey": link("getKey", "/id"),
+                        "UpdateKey": link("updateKey", "/id"),
+                        "RotateKey": link("rotateKey", "/id"),
+                        "RevokeKey": link("revokeKey", "/id"),
+                        "DeleteKey": link("deleteKey", "/id"),
+                    }),
+                ),
+                (
+                    "/api/v1/keys/{id}/rotate",
+                    "post",
+                    "201",
+                    serde_json::json!({
+                        "GetNewKey": link("getKey", "/newKey/id"),
+                        "RevokeOldKey": link("revokeKey", "/oldKey/id"),
+                        "DeleteNewKey": link("deleteKey", "/newKey/id"),
+                    }),
+                ),
+            ],
+            ..Default::default()
+        }
+    },
 };
 
 #[derive(OpenApi)]
-#[openapi(paths(list, create, get, update, delete, rotate, revoke))]
+#[openapi(
+    paths(list, create, get, update, delete, rotate, revoke),
+    components(schemas(synaptiq_types::keys::KeyStatusFilter))
+)]
 struct Api;

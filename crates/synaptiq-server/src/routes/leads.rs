@@ -220,8 +220,34 @@ pub const RESOURCE: Resource = Resource {
         ]
     },
     openapi: Api::openapi,
+    doc_rules: || {
+        let link = crate::openapi::DocRules::link;
+        crate::openapi::DocRules {
+            schema_constraints: synaptiq_types::leads::schema_constraints(),
+            query_constraints: synaptiq_types::leads::query_constraints(),
+            ids: vec![("/api/v1/leads/{id}", LeadId::PATTERN)],
+            links: vec![(
+                "/api/v1/leads",
+                "post",
+                "201",
+                serde_json::json!({
+                    "GetLead": link("getLead", "/id"),
+                    "UpdateLead": link("updateLead", "/id"),
+                    "DeleteLead": link("deleteLead", "/id"),
+                }),
+            )],
+        }
+    },
 };
 
 #[derive(OpenApi)]
-#[openapi(paths(list, create, search, get, update, delete))]
+#[openapi(
+    paths(list, create, search, get, update, delete),
+    components(schemas(
+        synaptiq_types::leads::LeadStatus,
+        synaptiq_types::leads::LeadSource,
+        synaptiq_types::leads::LeadSortBy,
+        synaptiq_types::leads::SortOrder,
+    ))
+)]
 struct Api;

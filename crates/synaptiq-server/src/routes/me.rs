@@ -244,6 +244,7 @@ pub(crate) mod tests {
 pub const RESOURCE: Resource = Resource {
     routes: || vec![route(Method::GET, "/api/v1/me", Access::AnyKey, me)],
     openapi: Api::openapi,
+    doc_rules: crate::openapi::DocRules::default,
 };
 
 #[derive(OpenApi)]

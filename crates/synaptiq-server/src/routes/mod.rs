@@ -211,6 +211,9 @@ pub struct Resource {
     pub routes: fn() -> Vec<Route>,
     /// The module's operations (`#[utoipa::path]` handlers), as an OpenAPI fragment.
     pub openapi: fn() -> utoipa::openapi::OpenApi,
+    /// What its part of the document needs beyond the derive: constraints, id patterns,
+    /// links ([`crate::openapi::DocRules`]).
+    pub doc_rules: fn() -> crate::openapi::DocRules,
 }
 
 impl Resource {
@@ -240,6 +243,15 @@ pub fn table() -> Vec<Route> {
 /// Every resource's OpenAPI fragment.
 pub fn operations() -> impl Iterator<Item = utoipa::openapi::OpenApi> {
     RESOURCES.iter().map(|r| (r.openapi)())
+}
+
+/// Every resource's document rules, in the order of [`RESOURCES`].
+pub fn doc_rules() -> crate::openapi::DocRules {
+    let mut all = crate::openapi::DocRules::default();
+    for r in RESOURCES {
+        all.extend((r.doc_rules)());
+    }
+    all
 }
 
 /// The scope the spec's rule gives a route: by method, raised to admin for key management,
