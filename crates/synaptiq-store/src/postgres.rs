@@ -95,6 +95,8 @@ impl PgStore {
     const SEARCH_INDEX: SearchIndex = SearchIndex::Like;
     pub(crate) const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
     const LOCK_HELD: &'static str = "its row lock";
+    /// The extended protocol takes one statement per message (with parameters).
+    const ONE_MESSAGE_CHANGES: bool = false;
 
     fn pool(&self) -> &PgPool {
         &self.pool

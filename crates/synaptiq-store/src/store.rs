@@ -21,6 +21,9 @@
 //!   is rolled back only when its connection is next used, holding its row locks until then.
 //! - `const LOCK_ROW: &str`: appended to a read inside `begin_write` (`""` or `" FOR UPDATE"`);
 //! - `const LOCK_HELD: &str`: names that lock in an error message;
+//! - `const ONE_MESSAGE_CHANGES: bool`: whether a change whose statements need no answers in
+//!   between goes to the database as one statement list with its `BEGIN`/`COMMIT` (SQLite:
+//!   one trip to the writer thread; PostgreSQL: no, one statement per message);
 //! - `const SEARCH_INDEX: SearchIndex`: how a lead search of 3 or more characters finds its
 //!   candidates (SQLite: an FTS5 trigram table; PostgreSQL: `pg_trgm` indexes);
 //! - `fn sweep_expired_sql() -> String`: the expiry sweep (PostgreSQL skips locked rows);
@@ -62,7 +65,7 @@ macro_rules! impl_store {
         $crate::users::impl_user_store!($store);
         $crate::keys::impl_key_store!($store, $db);
         $crate::usage::impl_usage_store!($store);
-        $crate::leads::impl_lead_store!($store);
+        $crate::leads::impl_lead_store!($store, $db);
         $crate::events::impl_audit_store!($store);
 
         const _: () = {
@@ -126,21 +129,30 @@ macro_rules! impl_store {
                     for ev in events {
                         // Ids made one after another ascend (`AuditEventId::generate`).
                         let id = AuditEventId::generate();
-                        sqlx::query(INSERT_EVENT)
-                            .bind(id.as_str())
-                            .bind(ev.org_id.as_str())
-                            .bind(ev.environment.as_str())
-                            .bind(ev.kind.as_str())
-                            .bind(&ev.actor.id)
-                            .bind(ev.subject.key_id().map(|k| k.as_str()))
-                            .bind(ev.subject.id())
-                            .bind(ev.actor.ip.as_deref())
-                            .bind(now.millis())
-                            .bind(ev.kind.audited())
+                        Self::bind_event(sqlx::query(INSERT_EVENT), ev, &id, now)
                             .execute(&mut *tx)
                             .await?;
                     }
                     Ok(())
+                }
+
+                /// Binds the ten values of an event insert ([`INSERT_EVENT`]) after `q`'s own.
+                pub(crate) fn bind_event<'q>(
+                    q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+                    ev: &'q NewEvent,
+                    id: &'q AuditEventId,
+                    now: Timestamp,
+                ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                    q.bind(id.as_str())
+                        .bind(ev.org_id.as_str())
+                        .bind(ev.environment.as_str())
+                        .bind(ev.kind.as_str())
+                        .bind(&ev.actor.id)
+                        .bind(ev.subject.key_id().map(|k| k.as_str()))
+                        .bind(ev.subject.id())
+                        .bind(ev.actor.ip.as_deref())
+                        .bind(now.millis())
+                        .bind(ev.kind.audited())
                 }
             }
 

@@ -23,6 +23,17 @@ pub(crate) const INSERT_EVENT: &str = "INSERT INTO events (id, org_id, environme
     actor, key_id, subject_id, ip, created_at, audited) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
+/// [`INSERT_EVENT`] with its placeholders from `$first` on (`$first` id … `$first+9`
+/// audited), to follow another statement's in one statement list.
+pub(crate) fn insert_event_from(first: usize) -> String {
+    let values: Vec<String> = (first..first + 10).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO events (id, org_id, environment, type, actor, key_id, subject_id, ip, \
+         created_at, audited) VALUES ({})",
+        values.join(", ")
+    )
+}
+
 /// An audit event ([`crate::sql::AUDIT_COLUMNS`]).
 pub(crate) fn audit_from_row(row: &impl Cols) -> Result<EventRecord> {
     Ok(EventRecord {
