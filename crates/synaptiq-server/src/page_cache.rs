@@ -34,14 +34,20 @@ pub fn key_for<Q: serde::Serialize>(
     env: synaptiq_core::scope::Environment,
     query: &Q,
 ) -> String {
-    let mut key = format!("{kind}|{org}|{}|", env.as_str());
-    // A query of plain fields always serializes; were it ever to fail, the key would be
-    // unique to this request (never shared, so never wrong).
-    match serde_json::to_string(query) {
-        Ok(q) => key.push_str(&q),
-        Err(_) => key.push_str(&crate::request_id::current()),
-    }
-    key
+    let mut key = Vec::with_capacity(256);
+    key.extend_from_slice(kind.as_bytes());
+    key.push(b'|');
+    key.extend_from_slice(org.as_str().as_bytes());
+    key.push(b'|');
+    key.extend_from_slice(env.as_str().as_bytes());
+    key.push(b'|');
+    // Serialized in place (no second buffer). A query of plain fields always serializes, and
+    // into UTF-8; were either ever to fail, the key would be unique to this request (never
+    // shared, so never wrong).
+    serde_json::to_writer(&mut key, query)
+        .ok()
+        .and_then(|()| String::from_utf8(key).ok())
+        .unwrap_or_else(crate::request_id::current)
 }
 
 /// At most this many bytes of cached pages (bodies and keys).
