@@ -21,6 +21,7 @@ use synaptiq_store::Store;
 pub mod audit;
 pub mod keys;
 pub mod leads;
+pub mod peppers;
 pub mod sessions;
 
 pub use synaptiq_store::Actor;

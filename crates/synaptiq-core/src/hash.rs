@@ -58,6 +58,16 @@ impl Pepper {
         self.version
     }
 
+    /// A fingerprint of this pepper that the database can keep: 32 hex characters of
+    /// HMAC-SHA256(pepper, a fixed label). It tells two peppers apart and reveals nothing of
+    /// either (recovering the pepper from it is as hard as breaking HMAC-SHA256), and it is
+    /// never a key's hash (keys never equal the label).
+    pub fn fingerprint(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"synaptiq pepper fingerprint v1");
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     /// HMAC-SHA256 of a key under this pepper.
     pub fn hash(&self, key: &str) -> KeyHash {
         let mut mac = self.mac.clone();
@@ -114,6 +124,17 @@ mod tests {
         assert_eq!(p.hash("sk_test_x"), q.hash("sk_test_x"));
         assert_ne!(p.hash("sk_test_x"), p.hash("sk_test_y"));
         assert!(!format!("{p:?}").contains(&enc[3..]));
+    }
+
+    #[test]
+    fn fingerprints_tell_peppers_apart_and_hide_them() {
+        let (p, enc) = Pepper::generate(1).expect("csprng");
+        let (q, _) = Pepper::generate(1).expect("csprng");
+        let f = p.fingerprint();
+        assert_eq!(f.len(), 32);
+        assert_eq!(f, Pepper::decode(&enc).expect("decodes").fingerprint());
+        assert_ne!(f, q.fingerprint());
+        assert!(!enc.contains(&f) && !f.contains(&enc[3..19]));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! One folder per resource — [`orgs`], [`users`] (dashboard users and sessions), [`keys`],
-//! [`usage`], [`leads`], [`events`] — each holding its storage trait and the records it
+//! [`peppers`], [`usage`], [`leads`], [`events`] — each holding its storage trait and the records it
 //! speaks (`mod.rs`), its SQL and row mapping (`sql.rs`), and its implementation written once
 //! as a macro both backends expand (`imp.rs`). Around them:
 //! - [`store`]: `Store`, every resource trait at once, and the macro that implements them all
@@ -26,6 +26,7 @@ pub mod keys;
 pub mod leads;
 pub mod open;
 pub mod orgs;
+pub mod peppers;
 pub mod postgres;
 pub mod sqlite;
 pub mod store;
@@ -38,6 +39,7 @@ pub use keys::{AuthRecord, KeyRecord, KeyStore, NewKey, RotateOutcome, UsageFact
 pub use leads::{LeadChange, LeadRecord, LeadStore};
 pub use open::{OpenError, OpenOptions, open, open_with};
 pub use orgs::{OrgRecord, OrgStore};
+pub use peppers::{PepperStore, PepperVersion};
 pub use store::Store;
 pub use usage::{UsageCount, UsageStore};
 pub use users::{

@@ -1,7 +1,7 @@
 //! [`Store`], everything the server needs from storage, and [`impl_store!`], which implements
 //! every resource's trait for one backend.
 //!
-//! Each resource folder (`orgs/`, `users/`, `keys/`, `usage/`, `leads/`, `events/`) holds its
+//! Each resource folder (`orgs/`, `users/`, `keys/`, `peppers/`, `usage/`, `leads/`, `events/`) holds its
 //! trait and records (`mod.rs`), its SQL and row mapping (`sql.rs`) and its implementation
 //! (`imp.rs`), written once as a macro both backends expand. Each such macro expands to `impl …Store for $store`, given the store type and its sqlx
 //! database. sqlx runtime queries are source-identical on SQLite and PostgreSQL, so one body
@@ -39,13 +39,23 @@ use crate::events::AuditStore;
 use crate::keys::KeyStore;
 use crate::leads::LeadStore;
 use crate::orgs::OrgStore;
+use crate::peppers::PepperStore;
 use crate::usage::UsageStore;
 use crate::users::{SessionStore, UserStore};
 
 /// Everything the server needs from storage.
 #[async_trait]
 pub trait Store:
-    OrgStore + KeyStore + LeadStore + UserStore + SessionStore + UsageStore + AuditStore + Send + Sync
+    OrgStore
+    + KeyStore
+    + PepperStore
+    + LeadStore
+    + UserStore
+    + SessionStore
+    + UsageStore
+    + AuditStore
+    + Send
+    + Sync
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
@@ -64,6 +74,7 @@ macro_rules! impl_store {
         $crate::orgs::impl_org_store!($store);
         $crate::users::impl_user_store!($store);
         $crate::keys::impl_key_store!($store, $db);
+        $crate::peppers::impl_pepper_store!($store);
         $crate::usage::impl_usage_store!($store);
         $crate::leads::impl_lead_store!($store, $db);
         $crate::events::impl_audit_store!($store);

@@ -65,3 +65,5 @@ mod lead_totals;
 mod leads;
 #[path = "conformance/orgs_users_audit.rs"]
 mod orgs_users_audit;
+#[path = "conformance/peppers.rs"]
+mod peppers;

@@ -121,7 +121,7 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 allowed_ips: vec![],
                 rotated_from: None,
             };
-            let pepper = setup::pepper(g)?;
+            let pepper = setup::pepper(g, &store).await?;
             let (rec, secret) = cli_services(&store)
                 .issue_key(&pepper, spec, &Actor::local("cli"))
                 .await?;
@@ -193,7 +193,7 @@ pub async fn key(g: &Global, cmd: KeyCommand) -> Result<ExitCode> {
                 .locate_key(&id)
                 .await?
                 .ok_or_else(|| anyhow!("no key {id}"))?;
-            let pepper = setup::pepper(g)?;
+            let pepper = setup::pepper(g, &store).await?;
             let (old, new, secret) = cli_services(&store)
                 .rotate_key(&pepper, &org, env, &id, grace, &Actor::local("cli"))
                 .await

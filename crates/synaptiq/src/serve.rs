@@ -86,14 +86,13 @@ fn generated_password() -> Result<String> {
 /// key, printed once.
 async fn bootstrap(
     store: &Arc<dyn Store>,
-    g: &Global,
+    pepper: &synaptiq_core::hash::Pepper,
     public_url: &str,
     cacert: Option<&str>,
 ) -> Result<()> {
     if !store.list_orgs().await?.is_empty() {
         return Ok(());
     }
-    let pepper = setup::pepper(g)?;
     let org = store.create_org("Default", Plan::Starter).await?;
     let password = generated_password()?;
     let email = "owner@example.com";
@@ -115,7 +114,7 @@ async fn bootstrap(
         rotated_from: None,
     };
     let (rec, secret) = Services::new(store.clone(), Arc::new(NoAuthCache))
-        .issue_key(&pepper, spec, &Actor::local("bootstrap"))
+        .issue_key(pepper, spec, &Actor::local("bootstrap"))
         .await?;
     let cacert = cacert.map(|p| format!(" --cacert {p}")).unwrap_or_default();
     println!(
@@ -184,13 +183,13 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
     let config = config(g, &args)?;
     let store = setup::open_store(g).await?;
-    let pepper = setup::pepper(g)?;
+    let pepper = setup::pepper(g, &store).await?;
     if let Some(addr) = args.metrics_listen {
         serve_metrics(addr).await?;
         println!("Prometheus metrics on http://{addr}/metrics");
     }
     let shutdown = shutdown_signal()?;
-    let bound = synaptiq_server::server::bind(config, store.clone(), pepper).await?;
+    let bound = synaptiq_server::server::bind(config, store.clone(), pepper.clone()).await?;
     let public_url = bound.app.public_url.to_string();
     if let Some(tls) = &bound.tls {
         let verb = if tls.generated {
@@ -206,7 +205,7 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         .as_ref()
         .filter(|_| matches!(bound.app.config.tls, TlsMode::SelfSigned))
         .map(|t| t.cert_path.display().to_string());
-    bootstrap(&store, g, &public_url, cacert.as_deref()).await?;
+    bootstrap(&store, &pepper, &public_url, cacert.as_deref()).await?;
     let scheme = if bound.tls.is_some() {
         "https"
     } else {

@@ -13,5 +13,6 @@ mod e2e_cli;
 mod e2e_client;
 mod e2e_errors;
 mod e2e_multinode;
+mod e2e_pepper;
 mod e2e_ratelimit;
 mod e2e_transport;

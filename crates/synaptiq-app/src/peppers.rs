@@ -1,0 +1,82 @@
+//! Pepper safety: a node runs only with the pepper its database's keys were hashed under. A
+//! node with another pepper would answer 401 to every one of those keys and say nothing.
+
+use synaptiq_core::hash::Pepper;
+use synaptiq_store::{PepperVersion, StoreError};
+
+use crate::Services;
+
+/// Why a node must not run with the pepper it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum PepperProblem {
+    /// The database recorded another pepper under the same version.
+    #[error(
+        "the key pepper is not this database's: its pepper v{version} has fingerprint \
+         {recorded}…, this node's v{version} has {configured}…, so every key made under the \
+         database's pepper would be refused. Start this node with the same pepper as the \
+         others (SYNAPTIQ_KEY_PEPPER, or the `pepper` file of the data directory that created \
+         these keys)"
+    )]
+    Mismatch {
+        /// The version both claim.
+        version: u16,
+        /// The first 8 hex characters of the recorded fingerprint.
+        recorded: String,
+        /// The first 8 hex characters of this node's.
+        configured: String,
+    },
+    /// Keys were hashed under a version this node does not have.
+    #[error(
+        "this database holds {keys} usable key(s) hashed under pepper v{version}, and this \
+         node's pepper is v{configured}: those keys would all be refused. Start this node with \
+         the pepper v{version} (SYNAPTIQ_KEY_PEPPER, or the `pepper` file of the data \
+         directory that created these keys)"
+    )]
+    OtherVersion {
+        /// The version the keys need.
+        version: u16,
+        /// How many usable keys need it.
+        keys: u64,
+        /// This node's version.
+        configured: u16,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Services {
+    /// Checks `pepper` against the database: every usable key must be hashed under its
+    /// version, and that version's recorded fingerprint must be `pepper`'s. A version seen
+    /// for the first time is recorded (so is the version of keys made before fingerprints
+    /// were recorded: the first node to start after the upgrade vouches for it).
+    pub async fn check_pepper(&self, pepper: &Pepper) -> Result<(), PepperProblem> {
+        let configured = pepper.version();
+        let versions = self.store.pepper_versions().await?;
+        if let Some(v) = versions
+            .iter()
+            .find(|v| v.version != configured && v.keys > 0)
+        {
+            return Err(PepperProblem::OtherVersion {
+                version: v.version,
+                keys: v.keys,
+                configured,
+            });
+        }
+        let mine = pepper.fingerprint();
+        let recorded = self.store.record_pepper(configured, &mine).await?;
+        if recorded != mine {
+            return Err(PepperProblem::Mismatch {
+                version: configured,
+                recorded: recorded.chars().take(8).collect(),
+                configured: mine.chars().take(8).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every pepper version the database knows, with its fingerprint and usable keys.
+    pub async fn pepper_versions(&self) -> Result<Vec<PepperVersion>, StoreError> {
+        self.store.pepper_versions().await
+    }
+}
