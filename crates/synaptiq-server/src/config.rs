@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub stream_idle_timeout: Duration,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// Largest accepted request head: the bytes of every header name and value plus 32 per
+    /// field (HTTP/2's accounting, RFC 9113 §6.5.2), over which a request gets `431`.
+    pub header_limit: usize,
     /// Concurrent connections.
     pub max_connections: usize,
     /// Memory for rendered lead lists and searches (0: none cached).
@@ -88,6 +91,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             stream_idle_timeout: Duration::from_secs(60),
             body_limit: 1024 * 1024,
+            header_limit: 32 * 1024,
             max_connections: 10_000,
             page_cache_bytes: crate::page_cache::MAX_BYTES,
             shutdown_grace: Duration::from_secs(30),

@@ -174,6 +174,19 @@ async fn not_found() -> ApiError {
 /// How much of an oversized body is read and discarded so the client sees a clean 413
 /// (larger uploads are cut off).
 const DRAIN_FACTOR: usize = 8;
+/// How long an oversized body declared by `Content-Length` is drained before its `413`: what a
+/// client already sent is read (so HTTP/2 clients see the answer, not a reset), but a client
+/// that sends nothing more is answered at once, not at the request timeout.
+const DECLARED_DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The bytes of a request head as HTTP/2 counts them (RFC 9113 §6.5.2): each field's name and
+/// value plus 32.
+fn head_bytes(headers: &axum::http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 32)
+        .sum()
+}
 
 enum BodyRead {
     Complete(axum::body::Bytes),
@@ -238,6 +251,9 @@ fn outer(app: AppState, req: Request, inner: Inner) -> impl Future<Output = Resp
     })
 }
 
+/// A refusal before the request runs (rare: boxed when taken).
+type Rare = Pin<Box<dyn Future<Output = Response> + Send>>;
+
 fn limits(
     app: &AppState,
     req: Request,
@@ -252,13 +268,30 @@ fn limits(
         .and_then(|v| v.parse::<u64>().ok());
     let limit = app.config.body_limit;
     let deadline = tokio::time::Instant::from_std(clock.at) + app.config.request_timeout;
+    let head_limit = app.config.header_limit;
     // Only the common path is inline; the others are boxed when taken, so that their futures
     // take no room in every request's future.
+    if head_bytes(req.headers()) > head_limit {
+        // Built when polled: inside the request-id scope (`outer`), like every answer.
+        let refuse: Rare = Box::pin(async move {
+            ApiError::new(
+                ErrorCode::RequestHeaderFieldsTooLarge,
+                format!(
+                    "The request headers are over {head_limit} bytes in all (names, values and \
+                     32 bytes per field). Send fewer or shorter headers."
+                ),
+            )
+            .into_response()
+        });
+        return Either::Left(Either::Left(refuse));
+    }
     if declared.is_some_and(|n| n > limit as u64) {
-        return Either::Left(Either::Left(Box::pin(async move {
-            drain(req.into_body(), limit * DRAIN_FACTOR, deadline).await;
+        let until = deadline.min(tokio::time::Instant::now() + DECLARED_DRAIN);
+        let refuse: Rare = Box::pin(async move {
+            drain(req.into_body(), limit * DRAIN_FACTOR, until).await;
             too_large(limit).into_response()
-        })));
+        });
+        return Either::Left(Either::Left(refuse));
     }
     if axum::body::HttpBody::is_end_stream(req.body()) {
         // No body (most GETs): nothing to read first.
@@ -301,7 +334,16 @@ async fn with_body(
             return ApiError::invalid("body", "The request body could not be read.")
                 .into_response();
         }
-        BodyRead::TimedOut => return timed_out(),
+        // The client stopped sending: its error (408), not the server's (503).
+        BodyRead::TimedOut => {
+            return ApiError::new(
+                ErrorCode::RequestTimeout,
+                "The request body stopped arriving before the request timeout. Send the whole \
+                 body promptly.",
+            )
+            .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+            .into_response();
+        }
     };
     let req = Request::from_parts(parts, axum::body::Body::from(bytes));
     match tokio::time::timeout_at(deadline, request_id::rescope(inner.run(req))).await {

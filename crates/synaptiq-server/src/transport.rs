@@ -156,6 +156,10 @@ async fn serve_http<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let header_read_timeout = app.config.header_read_timeout;
+    // Heads up to twice the limit reach the stack, which answers them `431` with the error
+    // envelope (`stack::limits`); beyond that hyper refuses them itself (a bare 431 on
+    // HTTP/1.1; on HTTP/2 the h2 crate's own refusal). hyper's HTTP/1 buffer is 8 KiB at least.
+    let head_room = (2 * app.config.header_limit).max(16 * 1024);
     let behind_proxy = proto == Proto::Detect;
     let started = Arc::new(AtomicBool::new(false));
     let seen = started.clone();
@@ -193,11 +197,13 @@ async fn serve_http<I>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        .max_buf_size(head_room)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_header_list_size(u32::try_from(head_room).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
     let conn = watcher.watch(builder.serve_connection(io, service));
     // hyper's header-read timeout starts only once HTTP/1 has been detected; a connection that

@@ -18,12 +18,16 @@ pub enum ErrorCode {
     NotFound,
     /// 405: the route exists, the method does not.
     MethodNotAllowed,
+    /// 408: the request body stopped arriving before the request timeout.
+    RequestTimeout,
     /// 409: conflicts with existing state.
     Conflict,
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: body that is not `application/json`.
     UnsupportedMediaType,
+    /// 431: request headers over the limit.
+    RequestHeaderFieldsTooLarge,
     /// 429: rate limited.
     RateLimitExceeded,
     /// 500: a bug; never with details.
@@ -34,16 +38,18 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::HttpsRequired,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RequestTimeout,
         ErrorCode::Conflict,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::RequestHeaderFieldsTooLarge,
         ErrorCode::RateLimitExceeded,
         ErrorCode::InternalError,
         ErrorCode::ServiceUnavailable,
@@ -58,9 +64,13 @@ impl ErrorCode {
             ErrorCode::HttpsRequired => (403, "https_required", "authentication"),
             ErrorCode::NotFound => (404, "not_found", "errors"),
             ErrorCode::MethodNotAllowed => (405, "method_not_allowed", "errors"),
+            ErrorCode::RequestTimeout => (408, "request_timeout", "errors"),
             ErrorCode::Conflict => (409, "conflict", "errors"),
             ErrorCode::PayloadTooLarge => (413, "payload_too_large", "errors"),
             ErrorCode::UnsupportedMediaType => (415, "unsupported_media_type", "errors"),
+            ErrorCode::RequestHeaderFieldsTooLarge => {
+                (431, "request_header_fields_too_large", "errors")
+            }
             ErrorCode::RateLimitExceeded => (429, "rate_limit_exceeded", "rate-limits"),
             ErrorCode::InternalError => (500, "internal_error", "errors"),
             ErrorCode::ServiceUnavailable => (503, "service_unavailable", "errors"),

@@ -135,6 +135,9 @@ pub struct ServeArgs {
     /// Rate policy file (TOML); default: the seed's table.
     #[arg(long, env = "SYNAPTIQ_RATE_POLICY")]
     pub rate_policy: Option<PathBuf>,
+    /// Largest request head in bytes (header names and values, plus 32 per field): `431` above.
+    #[arg(long, env = "SYNAPTIQ_MAX_HEADER_BYTES", default_value_t = 32 * 1024)]
+    pub max_header_bytes: usize,
     /// Seconds allowed to send a request head.
     #[arg(long, env = "SYNAPTIQ_HEADER_TIMEOUT", default_value_t = 10)]
     pub header_timeout_secs: u64,

@@ -59,6 +59,8 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
         PlaintextFlag::Revoke => PlaintextKeyPolicy::Revoke,
     };
     c.header_read_timeout = Duration::from_secs(a.header_timeout_secs.max(1));
+    // hyper needs an 8 KiB read buffer at least (see `transport`).
+    c.header_limit = a.max_header_bytes.clamp(1024, 1024 * 1024);
     c.request_timeout = Duration::from_secs(a.request_timeout_secs.max(1));
     // Never below the SSE keep-alive interval (plus slack), which would end every quiet stream.
     let keep_alive = synaptiq_server::streaming::KEEP_ALIVE.as_secs() + 5;

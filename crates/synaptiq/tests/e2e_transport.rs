@@ -359,4 +359,5 @@ async fn the_client_address_reaches_allow_lists_over_h1_and_h2() {
     assert_eq!(from_here, 2, "the two keys made over HTTPS: {audit:#?}");
 }
 
+mod bad_input;
 mod lifecycle;
