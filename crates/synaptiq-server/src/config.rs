@@ -60,6 +60,10 @@ pub struct ServerConfig {
     pub header_limit: usize,
     /// Concurrent connections.
     pub max_connections: usize,
+    /// Concurrent connections from one client address (direct connections; 0: no cap).
+    pub max_connections_per_ip: usize,
+    /// A connection with no request for this long is closed (HTTP/2 with GOAWAY).
+    pub idle_timeout: Duration,
     /// Memory for rendered lead lists and searches (0: none cached).
     pub page_cache_bytes: u64,
     /// How long shutdown waits for in-flight requests.
@@ -93,6 +97,8 @@ impl ServerConfig {
             body_limit: 1024 * 1024,
             header_limit: 32 * 1024,
             max_connections: 10_000,
+            max_connections_per_ip: 256,
+            idle_timeout: Duration::from_secs(60),
             page_cache_bytes: crate::page_cache::MAX_BYTES,
             shutdown_grace: Duration::from_secs(30),
             on_plaintext_key: PlaintextKeyPolicy::Flag,

@@ -29,6 +29,7 @@ pub mod error;
 pub mod exposure;
 pub mod extract;
 pub mod guard;
+pub mod hygiene;
 pub mod openapi;
 pub mod page_cache;
 pub mod ratelimit;

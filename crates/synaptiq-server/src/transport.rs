@@ -1,5 +1,6 @@
 //! The accept loop: TLS with rustls, plain HTTP refused with `https_required`, slowloris and
-//! request timeouts, a connection cap, and graceful shutdown.
+//! request timeouts, connection caps (in all and per client address), idle connections closed
+//! (`hygiene`), and graceful shutdown.
 //!
 //! Written by hand (over hyper-util) rather than with `axum::serve`, which sets no timer and so
 //! has no header-read timeout, and cannot look at a connection's first byte: a TLS handshake
@@ -16,7 +17,6 @@ use axum::body::Body;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -47,8 +47,15 @@ pub async fn serve(
     router: crate::stack::Stack,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let permits = Arc::new(Semaphore::new(app.config.max_connections));
-    let graceful = GracefulShutdown::new();
+    let max = app.config.max_connections;
+    let permits = Arc::new(Semaphore::new(max));
+    // Direct clients are capped per address; behind a proxy every connection is the proxy's.
+    let per_peer = match mode {
+        Mode::BehindProxy => 0,
+        Mode::Tls(_) | Mode::RejectAll => app.config.max_connections_per_ip,
+    };
+    let peers = crate::hygiene::PeerSlots::new(per_peer);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -67,21 +74,25 @@ pub async fn serve(
                 }
             },
         };
+        let Some(slot) = peers.take(peer.ip()) else {
+            tracing::debug!(%peer, "connection cap of this address reached; closing");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let (app, router, mode, watcher) = (
-            app.clone(),
-            router.clone(),
-            mode.clone(),
-            graceful.watcher(),
-        );
+        let (app, router, mode, stopped) =
+            (app.clone(), router.clone(), mode.clone(), stopped.clone());
         tokio::spawn(async move {
-            let _permit = permit;
-            handle(stream, peer, mode, app, router, watcher).await;
+            let _held = (permit, slot);
+            handle(stream, peer, mode, app, router, stopped).await;
         });
     }
     drop(listener);
+    // Every connection closes gracefully (HTTP/2 GOAWAY; HTTP/1.1 after the answer in
+    // progress); each holds a permit until it has, so all permits back means all closed.
+    let _ = stop.send(true);
     let grace = app.config.shutdown_grace;
-    if tokio::time::timeout(grace, graceful.shutdown())
+    let all = u32::try_from(max).unwrap_or(u32::MAX);
+    if tokio::time::timeout(grace, permits.acquire_many(all))
         .await
         .is_err()
     {
@@ -96,7 +107,7 @@ async fn handle(
     mode: Mode,
     app: AppState,
     router: crate::stack::Stack,
-    watcher: hyper_util::server::graceful::Watcher,
+    stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let head_timeout = app.config.header_read_timeout;
     match mode {
@@ -107,7 +118,7 @@ async fn handle(
                 peer,
                 app,
                 router,
-                watcher,
+                stopped,
                 Proto::Detect,
             )
             .await
@@ -129,7 +140,7 @@ async fn handle(
                 Some(b"h2") => Proto::Http2,
                 _ => Proto::Http1,
             };
-            serve_http(TokioIo::new(tls), peer, app, router, watcher, proto).await;
+            serve_http(TokioIo::new(tls), peer, app, router, stopped, proto).await;
         }
     }
 }
@@ -150,7 +161,7 @@ async fn serve_http<I>(
     peer: SocketAddr,
     app: AppState,
     router: crate::stack::Stack,
-    watcher: hyper_util::server::graceful::Watcher,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
     proto: Proto,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -161,12 +172,17 @@ async fn serve_http<I>(
     // HTTP/1.1; on HTTP/2 the h2 crate's own refusal). hyper's HTTP/1 buffer is 8 KiB at least.
     let head_room = (2 * app.config.header_limit).max(16 * 1024);
     let behind_proxy = proto == Proto::Detect;
+    let idle_timeout = app.config.idle_timeout;
     let started = Arc::new(AtomicBool::new(false));
     let seen = started.clone();
+    let activity = crate::hygiene::Activity::new();
+    let requests = activity.clone();
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         let (app, router) = (app.clone(), router.clone());
         seen.store(true, Ordering::Relaxed);
+        let in_flight = requests.begin();
         async move {
+            let _in_flight = in_flight;
             let mut client = peer;
             if behind_proxy {
                 match forwarded_client(&app, peer, req.headers()) {
@@ -205,7 +221,8 @@ async fn serve_http<I>(
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .max_header_list_size(u32::try_from(head_room).unwrap_or(u32::MAX))
         .max_concurrent_streams(256);
-    let conn = watcher.watch(builder.serve_connection(io, service));
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
     // hyper's header-read timeout starts only once HTTP/1 has been detected; a connection that
     // sends nothing (or half an HTTP/2 preface) after the handshake is cut off here instead.
     let watchdog = async {
@@ -214,13 +231,32 @@ async fn serve_http<I>(
             std::future::pending::<()>().await;
         }
     };
-    tokio::select! {
-        result = conn => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, %peer, "connection ended with an error");
+    tokio::pin!(watchdog);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+                return;
+            }
+            () = &mut watchdog => {
+                tracing::debug!(%peer, "no request within the header timeout; closing");
+                return;
+            }
+            // Shutdown, or nothing asked for the idle timeout: HTTP/2 sends GOAWAY, HTTP/1.1
+            // closes after the answer in progress; what is in flight finishes.
+            _ = stopped.wait_for(|stop| *stop), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            () = activity.idle_for(idle_timeout), if !closing => {
+                tracing::debug!(%peer, "idle for the idle timeout; closing");
+                conn.as_mut().graceful_shutdown();
+                closing = true;
             }
         }
-        () = watchdog => tracing::debug!(%peer, "no request within the header timeout; closing"),
     }
 }
 

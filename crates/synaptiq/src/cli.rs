@@ -151,6 +151,13 @@ pub struct ServeArgs {
     /// Concurrent connections.
     #[arg(long, env = "SYNAPTIQ_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Concurrent connections from one client address (0: no cap). Behind a proxy (`--tls
+    /// off`) every connection is the proxy's, and this cap does not apply.
+    #[arg(long, env = "SYNAPTIQ_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// Seconds a connection may stay without a request before it is closed (HTTP/2: GOAWAY).
+    #[arg(long, env = "SYNAPTIQ_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
     /// Memory for cached lead lists and searches, in MiB (0 turns the cache off). A cached
     /// answer is reused only while the organization's leads are unchanged.
     #[arg(long, env = "SYNAPTIQ_PAGE_CACHE_MB", default_value_t = 64)]

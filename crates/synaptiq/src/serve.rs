@@ -66,6 +66,8 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
     let keep_alive = synaptiq_server::streaming::KEEP_ALIVE.as_secs() + 5;
     c.stream_idle_timeout = Duration::from_secs(a.stream_idle_timeout_secs.max(keep_alive));
     c.max_connections = a.max_connections.max(1);
+    c.max_connections_per_ip = a.max_connections_per_ip;
+    c.idle_timeout = Duration::from_secs(a.idle_timeout_secs.max(1));
     c.page_cache_bytes = a.page_cache_mb.saturating_mul(1024 * 1024);
     c.redis_url = a.redis_url.clone();
     if let Some(path) = &a.rate_policy {

@@ -360,4 +360,5 @@ async fn the_client_address_reaches_allow_lists_over_h1_and_h2() {
 }
 
 mod bad_input;
+mod hygiene;
 mod lifecycle;

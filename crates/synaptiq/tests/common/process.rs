@@ -50,6 +50,32 @@ impl Server {
         alpn: &[&[u8]],
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> TlsStream {
+        self.tls_over(self.tcp(), alpn, versions)
+            .expect("TLS handshake")
+    }
+
+    /// A TCP connection to the HTTPS port from the local address `from` (any of 127.0.0.0/8
+    /// on Linux), with a 30 s read timeout.
+    pub fn tcp_from(&self, from: std::net::Ipv4Addr) -> TcpStream {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        sock.bind(&std::net::SocketAddr::from((from, 0)).into())
+            .expect("bind the client address");
+        sock.connect(&std::net::SocketAddr::from(([127, 0, 0, 1], self.port)).into())
+            .expect("connect");
+        let s: TcpStream = sock.into();
+        s.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        s
+    }
+
+    /// TLS over `sock` offering `alpn`; the handshake's error when it fails.
+    pub fn tls_over(
+        &self,
+        sock: TcpStream,
+        alpn: &[&[u8]],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> std::io::Result<TlsStream> {
         let mut roots = rustls::RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(&self.cert_pem) {
             roots.add(c.expect("certificate")).expect("add root");
@@ -64,12 +90,11 @@ impl Server {
         cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         let name = ServerName::try_from("127.0.0.1").expect("server name");
         let conn = rustls::ClientConnection::new(Arc::new(cfg), name).expect("client connection");
-        let sock = self.tcp();
         let mut s = rustls::StreamOwned::new(conn, sock);
         while s.conn.is_handshaking() {
-            s.conn.complete_io(&mut s.sock).expect("TLS handshake");
+            s.conn.complete_io(&mut s.sock)?;
         }
-        s
+        Ok(s)
     }
 
     /// A plain TCP connection to the HTTPS port, with a 30 s read timeout.
