@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// One connection's requests: how many are in flight, and when the last one began or ended.
+/// One connection's requests: how many are in flight, and when the last one ended.
 pub struct Activity {
     start: Instant,
     in_flight: AtomicUsize,
-    /// Milliseconds from `start` to the last request start or end.
+    /// Milliseconds from `start` to the last request's end.
     last: AtomicU64,
 }
 
@@ -43,8 +43,9 @@ impl Activity {
     /// has answered: a streamed body that goes on is left to the graceful close, which lets it
     /// finish).
     pub fn begin(self: &Arc<Self>) -> InFlight {
+        // No clock read here: while a request is in flight the connection is not idle
+        // whatever `last` says, and its end records the time.
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        self.touch();
         InFlight(self.clone())
     }
 

@@ -161,7 +161,7 @@ async fn serve_http<I>(
     peer: SocketAddr,
     app: AppState,
     router: crate::stack::Stack,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
     proto: Proto,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -232,32 +232,47 @@ async fn serve_http<I>(
         }
     };
     tokio::pin!(watchdog);
+    // Shutdown, or nothing asked for the idle timeout, is watched by a task of its own (it
+    // wakes about once per idle timeout): this loop, woken by every read and write of the
+    // connection, polls only one more future for it — a `Notified`, an atomic load.
+    let close = Arc::new(tokio::sync::Notify::new());
+    let supervisor = tokio::spawn({
+        let (close, activity, mut stopped) = (close.clone(), activity.clone(), stopped);
+        async move {
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => {}
+                () = activity.idle_for(idle_timeout) => {
+                    tracing::debug!(%peer, "idle for the idle timeout; closing");
+                }
+            }
+            close.notify_one();
+        }
+    });
+    let closed = close.notified();
+    tokio::pin!(closed);
     let mut closing = false;
     loop {
         tokio::select! {
+            biased;
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     tracing::debug!(error = %e, %peer, "connection ended with an error");
                 }
-                return;
+                break;
             }
             () = &mut watchdog => {
                 tracing::debug!(%peer, "no request within the header timeout; closing");
-                return;
+                break;
             }
-            // Shutdown, or nothing asked for the idle timeout: HTTP/2 sends GOAWAY, HTTP/1.1
-            // closes after the answer in progress; what is in flight finishes.
-            _ = stopped.wait_for(|stop| *stop), if !closing => {
-                conn.as_mut().graceful_shutdown();
-                closing = true;
-            }
-            () = activity.idle_for(idle_timeout), if !closing => {
-                tracing::debug!(%peer, "idle for the idle timeout; closing");
+            // HTTP/2 sends GOAWAY, HTTP/1.1 closes after the answer in progress; what is in
+            // flight finishes.
+            () = &mut closed, if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
         }
     }
+    supervisor.abort();
 }
 
 /// With `--tls off`: the client address when a trusted proxy forwarded an HTTPS request.
