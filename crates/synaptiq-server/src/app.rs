@@ -47,6 +47,8 @@ pub struct App {
     pub public_url: Arc<str>,
     /// Rendered lead lists and searches, valid while the lead version is unchanged.
     pub pages: PageCache,
+    /// Open while storage is known to be down: requests fail fast (`breaker`).
+    pub breaker: Arc<crate::breaker::Breaker>,
 }
 
 impl App {
@@ -67,6 +69,7 @@ impl App {
         let keys = Arc::new(KeyCache::default());
         let services = Services::new(store.clone(), keys.clone());
         AppState(Arc::new(App {
+            breaker: crate::breaker::Breaker::new(store.clone()),
             store,
             services,
             pepper,

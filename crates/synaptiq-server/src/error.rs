@@ -22,6 +22,9 @@ pub struct ApiError {
     pub param: Option<String>,
     /// Extra response headers (`WWW-Authenticate`, `Retry-After`, `Allow`, …).
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Given because storage was unreachable: the answer carries
+    /// [`crate::breaker::StorageDown`], which trips the breaker.
+    pub storage_down: bool,
 }
 
 impl ApiError {
@@ -32,6 +35,7 @@ impl ApiError {
             message: message.into(),
             param: None,
             headers: Vec::new(),
+            storage_down: false,
         }
     }
 
@@ -77,6 +81,13 @@ impl ApiError {
             axum::http::header::RETRY_AFTER,
             HeaderValue::from_static("2"),
         )
+        .storage_down()
+    }
+
+    /// Marks this error as caused by unreachable storage (see [`Self::storage_down`]).
+    pub fn storage_down(mut self) -> Self {
+        self.storage_down = true;
+        self
     }
 
     /// The wire body, with the current request's id and documentation base URL.
@@ -138,6 +149,9 @@ impl IntoResponse for ApiError {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (status, axum::Json(self.body())).into_response();
+        if self.storage_down {
+            res.extensions_mut().insert(crate::breaker::StorageDown);
+        }
         for (k, v) in self.headers {
             res.headers_mut().append(k, v);
         }

@@ -22,6 +22,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod breaker;
 pub mod config;
 pub mod context;
 pub mod docs;

@@ -267,7 +267,12 @@ fn limits(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let limit = app.config.body_limit;
-    let deadline = tokio::time::Instant::from_std(clock.at) + app.config.request_timeout;
+    let mut deadline = tokio::time::Instant::from_std(clock.at) + app.config.request_timeout;
+    // Storage known to be down: whatever needs it gets its 503 at once (see `breaker`).
+    let fast_fail = app.breaker.is_open();
+    if fast_fail {
+        deadline = deadline.min(tokio::time::Instant::now() + crate::breaker::FAST_FAIL);
+    }
     let head_limit = app.config.header_limit;
     // Only the common path is inline; the others are boxed when taken, so that their futures
     // take no room in every request's future.
@@ -297,16 +302,21 @@ fn limits(
         // No body (most GETs): nothing to read first.
         return Either::Right(
             tokio::time::timeout_at(deadline, inner.run(req))
-                .map(|r| r.unwrap_or_else(|_| timed_out())),
+                .map(move |r| r.unwrap_or_else(|_| timed_out(fast_fail))),
         );
     }
     Either::Left(Either::Right(Box::pin(with_body(
-        limit, deadline, req, inner,
+        limit, deadline, fast_fail, req, inner,
     ))))
 }
 
-/// The answer to a request that took longer than the request timeout.
-fn timed_out() -> Response {
+/// The answer to a request that took longer than the request timeout — or than the breaker's
+/// short budget while storage is down (`storage_down`).
+fn timed_out(storage_down: bool) -> Response {
+    if storage_down {
+        return ApiError::unavailable("storage down: request cut at the breaker's budget")
+            .into_response();
+    }
     ApiError::new(
         ErrorCode::ServiceUnavailable,
         "The request took too long. Retry shortly.",
@@ -320,6 +330,7 @@ fn timed_out() -> Response {
 async fn with_body(
     limit: usize,
     deadline: tokio::time::Instant,
+    fast_fail: bool,
     req: Request,
     inner: Inner,
 ) -> Response {
@@ -348,7 +359,7 @@ async fn with_body(
     let req = Request::from_parts(parts, axum::body::Body::from(bytes));
     match tokio::time::timeout_at(deadline, request_id::rescope(inner.run(req))).await {
         Ok(res) => res,
-        Err(_) => timed_out(),
+        Err(_) => timed_out(fast_fail),
     }
 }
 

@@ -330,7 +330,7 @@ async fn postgres_outage_gives_503_and_heals() {
 
     assert!(cluster.ctl("stop"), "stop the private cluster");
     let mut outage = Vec::new();
-    let until = Instant::now() + Duration::from_secs(4);
+    let until = Instant::now() + Duration::from_secs(8);
     while Instant::now() < until {
         outage.push(leads(&s).await);
     }
@@ -362,6 +362,38 @@ async fn postgres_outage_gives_503_and_heals() {
         slowest < Duration::from_secs(10),
         "no request hangs past the timeout"
     );
+    // Once the first request has found the database down, the breaker answers the rest at
+    // once (a 50 ms budget, plus a TLS round trip here), not after the pool's 5-s acquire
+    // timeout each.
+    let mut after_first: Vec<Duration> = outage.iter().skip(2).map(|o| o.2).collect();
+    after_first.sort();
+    let p90 = after_first
+        .get(after_first.len() * 9 / 10)
+        .copied()
+        .unwrap_or_default();
+    eprintln!(
+        "outage: {} answers after the first two, p90 {p90:?}",
+        after_first.len()
+    );
+    assert!(
+        after_first.len() >= 10 && p90 < Duration::from_millis(100),
+        "503s were not fast once the database was known down: {} answers, p90 {p90:?}",
+        after_first.len()
+    );
+    // What needs no database still works: the key is cached, `/api/v1/me` is answered from
+    // memory.
+    let me = s
+        .client()
+        .get(s.url("/api/v1/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(
+        me.status(),
+        200,
+        "a cached key's /api/v1/me during the outage"
+    );
 
     assert!(cluster.ctl("start"), "restart the private cluster");
     let back = Instant::now();
@@ -370,10 +402,10 @@ async fn postgres_outage_gives_503_and_heals() {
             break;
         }
         assert!(
-            back.elapsed() < Duration::from_secs(5),
-            "service did not resume within 5 s"
+            back.elapsed() < Duration::from_secs(1),
+            "service did not resume within 1 s of PostgreSQL's return"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!(
         "service resumed {} ms after PostgreSQL came back",

@@ -163,7 +163,7 @@ where
     let now = clock.now;
     let auth = match authenticate(app, req.headers(), ip, clock).await {
         Ok(a) => a,
-        Err(e) => return e.into_response(),
+        Err(e) => return tripping(app, e.into_response()),
     };
     let buckets = buckets_for(auth.limits, route);
     let owner = auth.hot.id.as_str();
@@ -260,7 +260,21 @@ where
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
     app.usage
         .used(&auth.usage, &auth.key, now, ip, user_agent, res.status());
-    with_key_headers(res, app, &auth, &minute, now)
+    with_key_headers(tripping(app, res), app, &auth, &minute, now)
+}
+
+/// `res`, having tripped the storage breaker if it was given because storage is down.
+#[inline]
+fn tripping(app: &AppState, res: Response) -> Response {
+    if res.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        && res
+            .extensions()
+            .get::<crate::breaker::StorageDown>()
+            .is_some()
+    {
+        app.breaker.trip();
+    }
+    res
 }
 
 /// Verifies the request's key: format and checksum first (no lookup), then the cache, then
