@@ -262,17 +262,32 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
     );
     assert!(!a.degraded() && !b.degraded());
 
-    // Redis dies: each request falls back to this process's buckets; after a few consecutive
-    // failures the limiter reports itself degraded.
+    // Redis dies: each request falls back to this process's buckets, which shadowed the
+    // global state while Redis answered: the key used its whole minute, so the fallback
+    // refuses too (it used to hand out a fresh 100). After a few consecutive failures the
+    // limiter reports itself degraded.
     drop(redis);
     for n in 0..synaptiq_server::ratelimit::FAILURES_TO_DEGRADE {
         let v = a.check(&id, &minute(100), true).await;
         assert!(
-            v.refused.is_none(),
-            "fresh local bucket allows (attempt {n})"
+            v.refused.is_some(),
+            "the fallback starts from the shadow, not a full bucket (attempt {n})"
         );
     }
     assert!(a.degraded(), "degraded after Redis died");
+    // Over the outage the key gets its refill only: 100/min is 1.67/s.
+    let started = std::time::Instant::now();
+    let mut during = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        if a.check(&id, &minute(100), true).await.refused.is_none() {
+            during += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        during <= 6,
+        "{during} allowed in 3 s of fallback against 100/min (5 due, +1 for the edges)"
+    );
     let fail = a.auth_failure("10.9.8.7".parse().expect("ip"), 1000).await;
     assert!(
         !fail.decision.allowed,

@@ -159,6 +159,40 @@ impl LocalBuckets {
         }
     }
 
+    /// Makes this process's buckets of `owner` (its `slot` when given) what a global check
+    /// just charged: each bucket's theoretical arrival time is now plus the `reset_after` the
+    /// shared store reported. While Redis answers, this shadow is what a fallback starts
+    /// from — the key's last known state across all nodes, not a full allowance.
+    pub fn shadow(
+        &self,
+        owner: &str,
+        slot: Option<&Slot>,
+        buckets: &[Bucket],
+        verdicts: &[Verdict],
+    ) {
+        let now = self.now_ns();
+        let apply = |slot: &Mutex<OwnerBuckets>| {
+            let Ok(mut entry) = slot.lock() else { return };
+            for (b, v) in buckets.iter().zip(verdicts) {
+                let tat = now + v.decision.reset_after_ns;
+                match entry.iter_mut().find(|(k, _)| k.same_bucket(&b.kind)) {
+                    Some((_, t)) => *t = tat,
+                    None => entry.push((b.kind.clone(), tat)),
+                }
+            }
+        };
+        match slot {
+            Some(s) => apply(s),
+            None => {
+                if let Ok(mut map) = self.shard(owner).lock() {
+                    let s = Self::slot_in(&mut map, owner, now);
+                    drop(map);
+                    apply(&s);
+                }
+            }
+        }
+    }
+
     /// [`Self::check`] on the buckets of an owner's `slot` (no map lookup).
     pub fn check_slot(
         &self,
