@@ -112,6 +112,15 @@ impl PgStore {
         &self.pool
     }
 
+    /// PostgreSQL has its own consistent online backups.
+    async fn backup_into(&self, _path: &str) -> Result<()> {
+        Err(crate::error::StoreError::Internal(
+            "PostgreSQL databases are backed up with `pg_dump --format=custom` (consistent \
+             while the server runs) and restored with `pg_restore`"
+                .into(),
+        ))
+    }
+
     /// A plain transaction: its reads lock their rows with [`Self::LOCK_ROW`].
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)

@@ -189,6 +189,16 @@ impl SqliteStore {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// `VACUUM INTO` on a reader: a consistent, compacted copy from one read transaction,
+    /// taken beside the writer (WAL) without stopping it.
+    async fn backup_into(&self, path: &str) -> Result<()> {
+        sqlx::query("VACUUM INTO $1")
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// One UPDATE … RETURNING: SQLite's single writer hands each row to one caller.
     fn sweep_expired_sql() -> String {
         format!(

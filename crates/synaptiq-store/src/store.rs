@@ -61,6 +61,11 @@ pub trait Store:
     async fn migrate(&self) -> Result<()>;
     /// A cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<()>;
+    /// Writes a consistent copy of the whole database to `path` (a file that must not exist)
+    /// while the database stays in use (SQLite: `VACUUM INTO`, one read transaction: every
+    /// change committed before it began, none after). PostgreSQL: an error saying to use
+    /// `pg_dump`.
+    async fn backup_to(&self, path: &str) -> Result<()>;
     /// Closes the pool, waiting for in-flight queries.
     async fn close(&self);
     /// The backend's name, for logs (`sqlite`).
@@ -179,6 +184,10 @@ macro_rules! impl_store {
                 async fn ping(&self) -> Result<()> {
                     sqlx::query("SELECT 1").execute(self.pool()).await?;
                     Ok(())
+                }
+
+                async fn backup_to(&self, path: &str) -> Result<()> {
+                    self.backup_into(path).await
                 }
 
                 async fn close(&self) {

@@ -55,6 +55,21 @@ pub enum Command {
     User(UserCommand),
     /// Apply database migrations.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE, while the server runs.
+    Backup {
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database with a backup (stop the server first).
+    Restore {
+        /// The backup file (made by `synaptiq backup`).
+        #[arg(long)]
+        from: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
     /// Find Synaptiq keys with valid checksums in files (exit 1 when any is found).
     Scan {
         /// Files or directories to scan.
@@ -276,6 +291,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(cmd) => crate::admin::key(&cli.global, cmd).await,
         Command::User(cmd) => crate::admin::user(&cli.global, cmd).await,
         Command::Migrate => crate::admin::migrate(&cli.global).await,
+        Command::Backup { to } => crate::backup::backup(&cli.global, &to).await,
+        Command::Restore { from, force } => crate::backup::restore(&cli.global, &from, force).await,
         Command::Scan { paths } => crate::scan::scan(&paths),
     }
 }

@@ -8,6 +8,7 @@
 //! - [`scan`]: `key check` and `scan` (offline).
 
 mod admin;
+mod backup;
 mod cli;
 mod config_file;
 mod scan;

@@ -16,6 +16,14 @@ fn foreign_pepper(version: u16) -> Vec<(String, String)> {
     )]
 }
 
+/// A new organization's id (the CLI makes the data directory, its database and no key).
+fn create_org(dir: &Path) -> String {
+    cli_in(dir, &["org", "create", "--name", "Acme", "--json"]).json()["id"]
+        .as_str()
+        .expect("org id")
+        .to_owned()
+}
+
 fn create_key(dir: &Path, org: &str, env: &[(String, String)]) -> CliOutput {
     cli_with_env(
         dir,
@@ -64,10 +72,7 @@ fn serve_exit(dir: &Path, env: &[(String, String)]) -> (Option<i32>, String) {
 async fn a_foreign_or_missing_pepper_refuses_to_run() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let org = cli_in(dir, &["org", "create", "--name", "Acme", "--json"]).json()["id"]
-        .as_str()
-        .expect("org id")
-        .to_owned();
+    let org = create_org(dir);
     let first = create_key(dir, &org, &[]);
     assert_eq!(first.code, Some(0), "{first:#?}");
 
@@ -120,10 +125,7 @@ async fn a_foreign_or_missing_pepper_refuses_to_run() {
 fn a_pepper_file_lost_with_no_keys_left_is_replaced_by_a_newer_version() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let org = cli_in(dir, &["org", "create", "--name", "Acme", "--json"]).json()["id"]
-        .as_str()
-        .expect("org id")
-        .to_owned();
+    let org = create_org(dir);
     let key = create_key(dir, &org, &[]);
     let id = key.json()["id"].as_str().expect("id").to_owned();
     assert_eq!(cli_in(dir, &["key", "revoke", &id]).code, Some(0));

@@ -9,6 +9,7 @@
 )]
 
 mod common;
+mod e2e_backup;
 mod e2e_cli;
 mod e2e_client;
 mod e2e_errors;
