@@ -28,17 +28,17 @@ pub enum PepperProblem {
     /// Keys were hashed under a version this node does not have.
     #[error(
         "this database holds {keys} usable key(s) hashed under pepper v{version}, and this \
-         node's pepper is v{configured}: those keys would all be refused. Start this node with \
-         the pepper v{version} (SYNAPTIQ_KEY_PEPPER, or the `pepper` file of the data \
-         directory that created these keys)"
+         node has {configured}: those keys would all be refused. Start this node with the \
+         pepper v{version} too (SYNAPTIQ_KEY_PEPPER or the `pepper` file may list several, \
+         current first)"
     )]
     OtherVersion {
         /// The version the keys need.
         version: u16,
         /// How many usable keys need it.
         keys: u64,
-        /// This node's version.
-        configured: u16,
+        /// This node's versions, e.g. `v2, v1`.
+        configured: String,
     },
     /// Storage failed.
     #[error(transparent)]
@@ -46,31 +46,35 @@ pub enum PepperProblem {
 }
 
 impl Services {
-    /// Checks `pepper` against the database: every usable key must be hashed under its
-    /// version, and that version's recorded fingerprint must be `pepper`'s. A version seen
-    /// for the first time is recorded (so is the version of keys made before fingerprints
-    /// were recorded: the first node to start after the upgrade vouches for it).
-    pub async fn check_pepper(&self, pepper: &Pepper) -> Result<(), PepperProblem> {
-        let configured = pepper.version();
+    /// Checks this node's `peppers` (current first) against the database: every usable key
+    /// must be hashed under one of their versions, and each version's recorded fingerprint
+    /// must be that pepper's. A version seen for the first time is recorded (so is the version
+    /// of keys made before fingerprints were recorded: the first node to start after the
+    /// upgrade vouches for it).
+    pub async fn check_pepper(&self, peppers: &[Pepper]) -> Result<(), PepperProblem> {
         let versions = self.store.pepper_versions().await?;
-        if let Some(v) = versions
-            .iter()
-            .find(|v| v.version != configured && v.keys > 0)
-        {
+        let known = |v: u16| peppers.iter().any(|p| p.version() == v);
+        if let Some(v) = versions.iter().find(|v| !known(v.version) && v.keys > 0) {
+            let configured: Vec<String> = peppers
+                .iter()
+                .map(|p| format!("v{}", p.version()))
+                .collect();
             return Err(PepperProblem::OtherVersion {
                 version: v.version,
                 keys: v.keys,
-                configured,
+                configured: configured.join(", "),
             });
         }
-        let mine = pepper.fingerprint();
-        let recorded = self.store.record_pepper(configured, &mine).await?;
-        if recorded != mine {
-            return Err(PepperProblem::Mismatch {
-                version: configured,
-                recorded: recorded.chars().take(8).collect(),
-                configured: mine.chars().take(8).collect(),
-            });
+        for pepper in peppers {
+            let mine = pepper.fingerprint();
+            let recorded = self.store.record_pepper(pepper.version(), &mine).await?;
+            if recorded != mine {
+                return Err(PepperProblem::Mismatch {
+                    version: pepper.version(),
+                    recorded: recorded.chars().take(8).collect(),
+                    configured: mine.chars().take(8).collect(),
+                });
+            }
         }
         Ok(())
     }

@@ -53,6 +53,24 @@ impl Pepper {
         Ok(Self::new(version, &bytes))
     }
 
+    /// A list of peppers, `v<N>:<hex>` each, separated by commas or whitespace (a pepper file
+    /// may hold one per line). The first is the current one: new keys are hashed under it, and
+    /// keys found under the others are re-hashed under it. Versions must differ.
+    pub fn decode_list(s: &str) -> Result<Vec<Self>, PepperFormatError> {
+        let peppers: Vec<Self> = s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|p| !p.is_empty())
+            .map(Self::decode)
+            .collect::<Result<_, _>>()?;
+        let mut versions: Vec<u16> = peppers.iter().map(Self::version).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        if peppers.is_empty() || versions.len() != peppers.len() {
+            return Err(PepperFormatError);
+        }
+        Ok(peppers)
+    }
+
     /// The pepper's version, stored beside each hash.
     pub fn version(&self) -> u16 {
         self.version
@@ -135,6 +153,18 @@ mod tests {
         assert_eq!(f, Pepper::decode(&enc).expect("decodes").fingerprint());
         assert_ne!(f, q.fingerprint());
         assert!(!enc.contains(&f) && !f.contains(&enc[3..19]));
+    }
+
+    #[test]
+    fn lists_put_the_current_pepper_first_and_refuse_repeated_versions() {
+        let (_, a) = Pepper::generate(2).expect("csprng");
+        let (_, b) = Pepper::generate(1).expect("csprng");
+        let list = Pepper::decode_list(&format!("{a},{b}")).expect("list");
+        assert_eq!(list.iter().map(Pepper::version).collect::<Vec<_>>(), [2, 1]);
+        let lines = Pepper::decode_list(&format!("{a}\n{b}\n")).expect("lines");
+        assert_eq!(lines.len(), 2);
+        assert!(Pepper::decode_list(&format!("{a},{a}")).is_err());
+        assert!(Pepper::decode_list("").is_err());
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// A streaming route's body ends after this long without sending anything.
     pub stream_idle_timeout: Duration,
+    /// Peppers of a rotation in progress, besides the current one: a key not found under the
+    /// current pepper is looked for under these, and re-hashed under the current one when
+    /// found (`guard::authenticate`).
+    pub older_peppers: Vec<synaptiq_core::hash::Pepper>,
     /// Largest accepted request body.
     pub body_limit: usize,
     /// Largest accepted request head: the bytes of every header name and value plus 32 per
@@ -94,6 +98,7 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             stream_idle_timeout: Duration::from_secs(60),
+            older_peppers: Vec::new(),
             body_limit: 1024 * 1024,
             header_limit: 32 * 1024,
             max_connections: 10_000,

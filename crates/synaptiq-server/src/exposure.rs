@@ -52,8 +52,16 @@ pub async fn https_required_response(app: &AppState, token: Option<&str>, ip: Ip
 
 async fn flag(app: &AppState, raw_key: &str, ip: IpAddr) {
     let revoke = app.config.on_plaintext_key == PlaintextKeyPolicy::Revoke;
-    let hash = app.pepper.hash(raw_key);
-    app.services
-        .flag_exposed(&hash, &ip.to_string(), revoke)
-        .await;
+    // The key may still be hashed under an older pepper of a rotation in progress.
+    for pepper in std::iter::once(&app.pepper).chain(&app.config.older_peppers) {
+        let hash = pepper.hash(raw_key);
+        if app
+            .services
+            .flag_exposed(&hash, &ip.to_string(), revoke)
+            .await
+            .is_some()
+        {
+            break;
+        }
+    }
 }

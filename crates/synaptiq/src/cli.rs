@@ -55,6 +55,12 @@ pub enum Command {
     User(UserCommand),
     /// Apply database migrations.
     Migrate,
+    /// Key peppers: how many usable keys each version still hashes, and which this node has.
+    PepperStatus {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a consistent copy of the SQLite database to FILE, while the server runs.
     Backup {
         /// The backup file to create (must not exist).
@@ -291,6 +297,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Key(cmd) => crate::admin::key(&cli.global, cmd).await,
         Command::User(cmd) => crate::admin::user(&cli.global, cmd).await,
         Command::Migrate => crate::admin::migrate(&cli.global).await,
+        Command::PepperStatus { json } => crate::setup::pepper_status(&cli.global, json).await,
         Command::Backup { to } => crate::backup::backup(&cli.global, &to).await,
         Command::Restore { from, force } => crate::backup::restore(&cli.global, &from, force).await,
         Command::Scan { paths } => crate::scan::scan(&paths),

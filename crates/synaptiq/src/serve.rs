@@ -185,9 +185,11 @@ async fn serve_metrics(addr: std::net::SocketAddr) -> Result<()> {
 /// Runs the server.
 pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
     init_logging(args.log_format);
-    let config = config(g, &args)?;
+    let mut config = config(g, &args)?;
     let store = setup::open_store(g).await?;
-    let pepper = setup::pepper(g, &store).await?;
+    let mut peppers = setup::peppers(g, &store).await?;
+    let pepper = peppers.remove(0);
+    config.older_peppers = peppers;
     if let Some(addr) = args.metrics_listen {
         serve_metrics(addr).await?;
         println!("Prometheus metrics on http://{addr}/metrics");

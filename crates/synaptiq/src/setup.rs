@@ -37,29 +37,85 @@ pub async fn open_store(g: &Global) -> Result<Arc<dyn Store>> {
     Ok(store)
 }
 
-/// The key pepper: `SYNAPTIQ_KEY_PEPPER` (`v<N>:<64 hex>`), else `<data-dir>/pepper`, created
-/// with 0600 permissions when the database has no key it would strand. Checked against the
-/// database (`Services::check_pepper`): a node with another pepper than the keys' refuses to
-/// run, saying why, instead of refusing every key.
+/// The current key pepper (new keys are hashed under it).
 pub async fn pepper(g: &Global, store: &Arc<dyn Store>) -> Result<Pepper> {
-    let pepper = match configured_pepper(g)? {
-        Some(p) => p,
-        None => new_pepper(g, store).await?,
-    };
-    Services::new(store.clone(), Arc::new(NoAuthCache))
-        .check_pepper(&pepper)
-        .await?;
-    Ok(pepper)
+    let mut all = peppers(g, store).await?;
+    Ok(all.swap_remove(0))
 }
 
-/// The pepper from the environment or the data directory; `None` when there is neither.
-fn configured_pepper(g: &Global) -> Result<Option<Pepper>> {
+/// The key peppers, current first: `SYNAPTIQ_KEY_PEPPER` (`v<N>:<64 hex>`, several separated
+/// by commas during a rotation), else `<data-dir>/pepper` (one per line), created with 0600
+/// permissions when the database has no key it would strand. Checked against the database
+/// (`Services::check_pepper`): a node without the peppers its keys need refuses to run,
+/// saying why, instead of refusing every key.
+pub async fn peppers(g: &Global, store: &Arc<dyn Store>) -> Result<Vec<Pepper>> {
+    let peppers = match configured_peppers(g)? {
+        Some(p) => p,
+        None => vec![new_pepper(g, store).await?],
+    };
+    Services::new(store.clone(), Arc::new(NoAuthCache))
+        .check_pepper(&peppers)
+        .await?;
+    Ok(peppers)
+}
+
+/// `synaptiq pepper-status`: each version the database knows, its usable keys, and whether
+/// this node has it (current, older, or missing) with a matching fingerprint. A rotation is
+/// done when the older versions show 0 keys: then they can be dropped from the list.
+pub async fn pepper_status(g: &Global, json: bool) -> Result<std::process::ExitCode> {
+    let store = open_store(g).await?;
+    let mine = configured_peppers(g)?.unwrap_or_default();
+    let rows: Vec<serde_json::Value> = store
+        .pepper_versions()
+        .await?
+        .into_iter()
+        .map(|v| {
+            let here = mine.iter().position(|p| p.version() == v.version);
+            let here = match (here, &v.fingerprint) {
+                (None, _) => "missing",
+                (Some(i), Some(f)) if *f != mine[i].fingerprint() => "mismatch",
+                (Some(0), _) => "current",
+                (Some(_), _) => "older",
+            };
+            serde_json::json!({
+                "version": v.version,
+                "fingerprint": v.fingerprint.map(|f| format!("{}…", &f[..8.min(f.len())])),
+                "usableKeys": v.keys,
+                "thisNode": here,
+            })
+        })
+        .collect();
+    store.close().await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        println!(
+            "{:<8} {:<12} {:>11}  this node",
+            "version", "fingerprint", "usable keys"
+        );
+        for r in &rows {
+            let version = format!("v{}", r["version"].as_u64().unwrap_or_default());
+            println!(
+                "{version:<8} {:<12} {:>11}  {}",
+                r["fingerprint"].as_str().unwrap_or("-"),
+                r["usableKeys"].as_u64().unwrap_or_default(),
+                r["thisNode"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The peppers from the environment or the data directory; `None` when there are neither.
+fn configured_peppers(g: &Global) -> Result<Option<Vec<Pepper>>> {
     if let Ok(v) = std::env::var("SYNAPTIQ_KEY_PEPPER") {
-        return Pepper::decode(&v).context("SYNAPTIQ_KEY_PEPPER").map(Some);
+        return Pepper::decode_list(&v)
+            .context("SYNAPTIQ_KEY_PEPPER")
+            .map(Some);
     }
     let path = g.data_dir.join("pepper");
     match std::fs::read_to_string(&path) {
-        Ok(text) => Pepper::decode(&text)
+        Ok(text) => Pepper::decode_list(&text)
             .with_context(|| format!("reading {}", path.display()))
             .map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

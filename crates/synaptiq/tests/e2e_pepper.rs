@@ -139,3 +139,76 @@ fn a_pepper_file_lost_with_no_keys_left_is_replaced_by_a_newer_version() {
         &pepper[..3]
     );
 }
+
+/// A rotation: the new pepper first, the old one after it. Keys made under the old one keep
+/// working and move to the new one on their next use; new keys are made under the new one;
+/// once no usable key needs the old pepper, it can be dropped.
+#[tokio::test]
+async fn a_pepper_rotation_rehashes_keys_on_use() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let org = create_org(dir);
+    let first = create_key(dir, &org, &[]);
+    let secret = first.json()["secret"].as_str().expect("secret").to_owned();
+    let old = std::fs::read_to_string(dir.join("pepper")).expect("pepper");
+    let new = format!("v2:{}", "5e".repeat(32));
+    let both = vec![(
+        "SYNAPTIQ_KEY_PEPPER".to_owned(),
+        format!("{new},{}", old.trim()),
+    )];
+    let status = |env: &[(String, String)]| {
+        let out = cli_with_env(dir, env, &["pepper-status", "--json"]);
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        out.json()
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["version"].as_u64().expect("version"),
+                    r["usableKeys"].as_u64().expect("keys"),
+                    r["thisNode"].as_str().expect("here").to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let s = Server::start_with(
+        Options::default()
+            .shared_data_dir(dir)
+            .second_node()
+            .env("SYNAPTIQ_KEY_PEPPER", &both[0].1),
+    );
+    // Before its first use the key is still under v1.
+    assert_eq!(
+        status(&both),
+        [(1, 1, "older".to_owned()), (2, 0, "current".to_owned())]
+    );
+    let r = get(&s.client(), &s.url("/api/v1/me"), &secret).await;
+    assert_eq!(r.status, 200, "{r:#?}");
+    assert_eq!(
+        status(&both),
+        [(1, 0, "older".to_owned()), (2, 1, "current".to_owned())],
+        "re-hashed under v2 by its first use"
+    );
+    // A key made now is made under v2.
+    let second = create_key(dir, &org, &both);
+    assert_eq!(second.code, Some(0), "{second:#?}");
+    drop(s);
+
+    // v1 retired: only the new pepper, and both keys work.
+    let only_new = vec![("SYNAPTIQ_KEY_PEPPER".to_owned(), new.clone())];
+    assert_eq!(status(&only_new)[1], (2, 2, "current".to_owned()));
+    let s = Server::start_with(
+        Options::default()
+            .shared_data_dir(dir)
+            .second_node()
+            .env("SYNAPTIQ_KEY_PEPPER", &new),
+    );
+    for k in [
+        secret.as_str(),
+        second.json()["secret"].as_str().expect("secret"),
+    ] {
+        let r = get(&s.client(), &s.url("/api/v1/me"), k).await;
+        assert_eq!(r.status, 200, "{r:#?}");
+    }
+}

@@ -263,6 +263,29 @@ where
     with_key_headers(tripping(app, res), app, &auth, &minute, now)
 }
 
+/// A key hashed under an older pepper of a rotation in progress, re-hashed under the current
+/// one (`current`) so that the next lookup finds it at once and the old pepper can be retired.
+/// Another node re-hashing it first is fine: the key is the same.
+async fn under_older_pepper(
+    app: &AppState,
+    token: &str,
+    current: &synaptiq_core::hash::KeyHash,
+) -> Result<Option<synaptiq_store::AuthRecord>, ApiError> {
+    for pepper in &app.config.older_peppers {
+        let old = pepper.hash(token);
+        if let Some(record) = app.store.find_by_hash(&old).await? {
+            let version = app.pepper.version();
+            app.store
+                .rehash_key(&record.key.id, &old, current, version)
+                .await?;
+            tracing::info!(key = %record.key.id, from = pepper.version(), to = version,
+                "key re-hashed under the current pepper");
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
+
 /// `res`, having tripped the storage breaker if it was given because storage is down.
 #[inline]
 fn tripping(app: &AppState, res: Response) -> Response {
@@ -318,9 +341,11 @@ async fn authenticate(
             if Box::pin(app.limiter.ip_blocked(ip, per_minute)).await {
                 return Err(fail(AuthFailure::Invalid).await);
             }
-            let found = Box::pin(app.store.find_by_hash(&hash))
-                .await?
-                .map(|r| Arc::new(Verified::new(r, app)));
+            let mut found = Box::pin(app.store.find_by_hash(&hash)).await?;
+            if found.is_none() && !app.config.older_peppers.is_empty() {
+                found = Box::pin(under_older_pepper(app, parsed.as_str(), &hash)).await?;
+            }
+            let found = found.map(|r| Arc::new(Verified::new(r, app)));
             app.keys.put(hash, found.clone(), generation);
             found
         }
