@@ -7,7 +7,7 @@
 //! unreachable or slow (50 ms), requests fall back to the local buckets, the limiter reports
 //! itself degraded (`/readyz`, `synaptiq_ratelimit_degraded`), a probe retries every second, and
 //! global limits resume when Redis answers again. Failed authentications fail closed while
-//! degraded: they are answered 429, never allowed unthrottled. Every request Redis allows is
+//! degraded: they are answered 429, never allowed unthrottled. Every answer Redis gives is
 //! mirrored into the local buckets (`LocalBuckets::shadow`), so a fallback continues from the
 //! key's last known global state instead of handing it a fresh allowance.
 
@@ -182,7 +182,10 @@ impl RateLimiter {
             // request's future larger (a request moves its future whole), Redis or not.
             && let Some(outcome) = Box::pin(self.check_redis(r, owner, buckets, spend)).await
         {
-            if spend && outcome.refused.is_none() {
+            // Refusals too: they carry the bucket's state as Redis has it now (another node
+            // may have spent what this one last saw). When one of several buckets refuses,
+            // the others' reported state includes this request: stricter by one request.
+            if spend {
                 self.local.shadow(owner, slot, buckets, &outcome.verdicts);
             }
             return outcome;
