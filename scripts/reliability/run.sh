@@ -2,19 +2,19 @@
 # Reliability scenarios against the release binary, real processes, loopback only; each prints
 # its figure (issue 24, docs/RELIABILITY.md).
 #
-#   scripts/reliability/run.sh [SCENARIO…]      scenarios: idle-flood (default: all)
+#   scripts/reliability/run.sh [SCENARIO…]      idle-flood, bad-input, pepper (default: all)
 #
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
 # requests), RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
 # The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200.
 #
-# Only idle-flood is scripted so far; the other faults of issue 24 are covered by the
-# integration tests listed in docs/RELIABILITY.md.
+# Scripted so far: the idle flood, the bad-input table and the pepper refusals; the other
+# faults of issue 24 are covered by the integration tests listed in docs/RELIABILITY.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FLOOD=${RELIABILITY_FLOOD:-10000}
 REQUESTS=${RELIABILITY_REQUESTS:-500}
-SCENARIOS=${*:-idle-flood}
+SCENARIOS=${*:-idle-flood bad-input pepper}
 BIN=${RELIABILITY_BIN:-$ROOT/target/release/synaptiq}
 if [ -z "${RELIABILITY_BIN:-}" ] && [ "${RELIABILITY_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --release --bin synaptiq)
@@ -74,10 +74,53 @@ idle_flood() {
     return $rc
 }
 
+bad_input() {
+    echo "== bad-input: each request, the status it got, how long the answer took (request timeout 5 s)"
+    start bad-input 18601 --request-timeout-secs 5
+    local rc=0
+    python3 "$ROOT/scripts/reliability/bad_input.py" --port 18601 --cacert "$CERT" --key "$KEY" \
+        --request-timeout 5 || rc=1
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+    return $rc
+}
+
+# refuses NAME WANT ENV…: serve must exit non-zero within 30 s saying WANT.
+refuses() {
+    local name=$1 want=$2 t0 code=0
+    shift 2
+    t0=$(date +%s%N)
+    env "$@" timeout 30 "$BIN" --data-dir "$WORK/pepper/data" serve --listen 127.0.0.1:18603 \
+        >/dev/null 2>"$WORK/pepper/$name.err" || code=$?
+    local ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if [ "$code" != 0 ] && [ "$code" != 124 ] && grep -q "$want" "$WORK/pepper/$name.err"; then
+        echo "-- $name: refused to start in $ms ms, exit $code: $(head -c 160 "$WORK/pepper/$name.err")…"
+    else
+        echo "-- $name: NOT refused (exit $code after $ms ms)"
+        return 1
+    fi
+}
+
+pepper() {
+    echo "== pepper: a node with another pepper, or without its pepper file, must refuse to start"
+    start pepper 18602
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+    local rc=0 other
+    other="v1:$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    refuses "another pepper" "not this database's" SYNAPTIQ_KEY_PEPPER="$other" || rc=1
+    mv "$WORK/pepper/data/pepper" "$WORK/pepper/pepper.saved"
+    refuses "pepper file missing" "is missing" PATH="$PATH" || rc=1
+    [ -e "$WORK/pepper/data/pepper" ] && { echo "-- a new pepper file was written"; rc=1; }
+    return $rc
+}
+
 status=0
 for s in $SCENARIOS; do
     case $s in
     idle-flood) idle_flood || status=1 ;;
+    bad-input) bad_input || status=1 ;;
+    pepper) pepper || status=1 ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
 done
