@@ -2,19 +2,21 @@
 # Reliability scenarios against the release binary, real processes, loopback only; each prints
 # its figure (issue 24, docs/RELIABILITY.md).
 #
-#   scripts/reliability/run.sh [SCENARIO…]      idle-flood, bad-input, pepper (default: all)
+#   scripts/reliability/run.sh [SCENARIO…]      idle-flood, bad-input, pepper, kill9 (default: all)
 #
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
-# requests), RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
-# The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200.
+# requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
+# The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3.
 #
-# Scripted so far: the idle flood, the bad-input table and the pepper refusals; the other
+# Scripted so far: the idle flood, the bad-input table, the pepper refusals and kill -9 under
+# writes (SQLite); the other
 # faults of issue 24 are covered by the integration tests listed in docs/RELIABILITY.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FLOOD=${RELIABILITY_FLOOD:-10000}
 REQUESTS=${RELIABILITY_REQUESTS:-500}
-SCENARIOS=${*:-idle-flood bad-input pepper}
+KILLS=${RELIABILITY_KILLS:-40}
+SCENARIOS=${*:-idle-flood bad-input pepper kill9}
 BIN=${RELIABILITY_BIN:-$ROOT/target/release/synaptiq}
 if [ -z "${RELIABILITY_BIN:-}" ] && [ "${RELIABILITY_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --release --bin synaptiq)
@@ -115,12 +117,20 @@ pepper() {
     return $rc
 }
 
+kill9() {
+    echo "== kill9: writers create leads while the server is killed with SIGKILL $KILLS times (SQLite)"
+    mkdir -p "$WORK/kill9"
+    python3 "$ROOT/scripts/reliability/kill9.py" --bin "$BIN" --data-dir "$WORK/kill9/data" \
+        --port 18610 --policy "$ROOT/bench/unlimited-policy.toml" --cycles "$KILLS"
+}
+
 status=0
 for s in $SCENARIOS; do
     case $s in
     idle-flood) idle_flood || status=1 ;;
     bad-input) bad_input || status=1 ;;
     pepper) pepper || status=1 ;;
+    kill9) kill9 || status=1 ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
 done
