@@ -22,7 +22,7 @@ macro_rules! impl_key_store {
             use $crate::error::Result;
             use $crate::events::{Actor, NewEvent, Subject};
             use $crate::keys::sql::{
-                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, REHASH_KEY, auth_from_row, fetch_key_sql,
+                DELETE_KEY, INSERT_KEY, KEY_COLUMNS, auth_from_row, fetch_key_sql,
                 find_by_hash_sql, inserted, key_from_row, key_list_filter, mark_exposed_sql,
                 revoke_sql, rotate_old_sql, update_key_sql,
             };
@@ -378,24 +378,6 @@ macro_rules! impl_key_store {
                         .await?;
                     // Exposure changes nothing authentication caches: no epoch bump.
                     finish_key_change(tx, row, EventKind::KeyExposed, actor, false).await
-                }
-
-                async fn rehash_key(
-                    &self,
-                    id: &KeyId,
-                    old: &KeyHash,
-                    new: &KeyHash,
-                    version: u16,
-                ) -> Result<bool> {
-                    Ok(sqlx::query(REHASH_KEY)
-                        .bind(new.0.as_slice())
-                        .bind(i32::from(version))
-                        .bind(id.as_str())
-                        .bind(old.0.as_slice())
-                        .execute(self.writer())
-                        .await?
-                        .rows_affected()
-                        == 1)
                 }
 
                 async fn change_epoch(&self) -> Result<i64> {

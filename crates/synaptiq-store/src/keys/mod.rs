@@ -108,16 +108,6 @@ pub trait KeyStore {
         now: Timestamp,
         actor: &Actor,
     ) -> Result<Option<KeyRecord>>;
-    /// Re-hashes a key found under an older pepper: its hash becomes `new` (made under pepper
-    /// `version`) if it is still `old`. `false` when it was not (another node did it first,
-    /// or the key is gone).
-    async fn rehash_key(
-        &self,
-        id: &KeyId,
-        old: &KeyHash,
-        new: &KeyHash,
-        version: u16,
-    ) -> Result<bool>;
     /// The change epoch: increases whenever something that authentication caches changes.
     async fn change_epoch(&self) -> Result<i64>;
 }

@@ -102,10 +102,6 @@ pub(crate) const INSERT_KEY: &str = "INSERT INTO api_keys (id, org_id, environme
     scope, key_hash, pepper_version, hint, allowed_ips, created_at, expires_at, rotated_from) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 
-/// `rehash_key`: `$1` new hash, `$2` its pepper version, `$3` id, `$4` old hash.
-pub(crate) const REHASH_KEY: &str =
-    "UPDATE api_keys SET key_hash = $1, pepper_version = $2 WHERE id = $3 AND key_hash = $4";
-
 /// `delete_key`: `$1` now, `$2` org, `$3` environment, `$4` id. Soft: the row stays, revoked.
 pub(crate) const DELETE_KEY: &str = "UPDATE api_keys SET deleted_at = $1, \
     revoked_at = COALESCE(revoked_at, $1) \

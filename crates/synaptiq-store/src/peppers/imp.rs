@@ -5,11 +5,13 @@ macro_rules! impl_pepper_store {
     ($store:ty) => {
         const _: () = {
             use async_trait::async_trait;
+            use synaptiq_core::hash::KeyHash;
+            use synaptiq_core::ids::KeyId;
             use synaptiq_types::time::Timestamp;
 
             use $crate::error::Result;
             use $crate::peppers::sql::{
-                INSERT_PEPPER, PEPPER_FINGERPRINT, PEPPER_VERSIONS, pepper_from_row,
+                INSERT_PEPPER, PEPPER_FINGERPRINT, PEPPER_VERSIONS, REHASH_KEY, pepper_from_row,
             };
             use $crate::peppers::{PepperStore, PepperVersion};
 
@@ -26,6 +28,24 @@ macro_rules! impl_pepper_store {
                         .bind(i32::from(version))
                         .fetch_one(self.writer())
                         .await?)
+                }
+
+                async fn rehash_key(
+                    &self,
+                    id: &KeyId,
+                    old: &KeyHash,
+                    new: &KeyHash,
+                    version: u16,
+                ) -> Result<bool> {
+                    Ok(sqlx::query(REHASH_KEY)
+                        .bind(new.0.as_slice())
+                        .bind(i32::from(version))
+                        .bind(id.as_str())
+                        .bind(old.0.as_slice())
+                        .execute(self.writer())
+                        .await?
+                        .rows_affected()
+                        == 1)
                 }
 
                 async fn pepper_versions(&self) -> Result<Vec<PepperVersion>> {

@@ -1,6 +1,8 @@
 //! Key pepper versions: the fingerprint recorded for each, and how many keys each one hashed.
 
 use async_trait::async_trait;
+use synaptiq_core::hash::KeyHash;
+use synaptiq_core::ids::KeyId;
 
 use crate::error::Result;
 
@@ -18,6 +20,16 @@ pub trait PepperStore {
     /// Every version recorded or used by a key, oldest first, with its fingerprint (if
     /// recorded) and its number of usable keys (neither revoked nor deleted).
     async fn pepper_versions(&self) -> Result<Vec<PepperVersion>>;
+    /// Re-hashes a key found under an older pepper: its hash becomes `new` (made under pepper
+    /// `version`) if it is still `old`. `false` when it was not (another node did it first,
+    /// or the key is gone).
+    async fn rehash_key(
+        &self,
+        id: &KeyId,
+        old: &KeyHash,
+        new: &KeyHash,
+        version: u16,
+    ) -> Result<bool>;
 }
 
 /// One pepper version as the database knows it.

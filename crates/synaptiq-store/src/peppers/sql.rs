@@ -8,6 +8,10 @@ use crate::error::Result;
 pub(crate) const INSERT_PEPPER: &str = "INSERT INTO pepper_versions (version, fingerprint, \
     created_at) VALUES ($1, $2, $3) ON CONFLICT (version) DO NOTHING";
 
+/// `rehash_key`: `$1` new hash, `$2` its pepper version, `$3` id, `$4` old hash.
+pub(crate) const REHASH_KEY: &str =
+    "UPDATE api_keys SET key_hash = $1, pepper_version = $2 WHERE id = $3 AND key_hash = $4";
+
 /// The fingerprint recorded for `$1`.
 pub(crate) const PEPPER_FINGERPRINT: &str =
     "SELECT fingerprint FROM pepper_versions WHERE version = $1";
