@@ -303,6 +303,19 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!a.degraded(), "recovered after Redis came back");
-    let v = a.check(&id, &minute(100), true).await;
-    assert!(v.refused.is_none(), "the restarted Redis is empty");
+    // The restarted Redis is empty (it keeps nothing on disk), but it does not hand the key a
+    // fresh 100: the node sends its own backlog as a floor, so the key only gets its refill.
+    let started = std::time::Instant::now();
+    let mut after = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        if a.check(&id, &minute(100), true).await.refused.is_none() {
+            after += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        (1..=5).contains(&after),
+        "{after} allowed in 2 s after Redis restarted empty, against 100/min (3-4 due)"
+    );
+    assert!(!a.degraded(), "those answers came from Redis");
 }

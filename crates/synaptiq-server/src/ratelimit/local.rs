@@ -193,6 +193,41 @@ impl LocalBuckets {
         }
     }
 
+    /// How far ahead of now each of `buckets` is in this process (0 for one it has not seen):
+    /// the floor a global check starts from ([`super::redis`]). Makes no slot.
+    pub fn backlog_ns(
+        &self,
+        owner: &str,
+        slot: Option<&Slot>,
+        buckets: &[Bucket],
+    ) -> SmallVec<[u64; 3]> {
+        let now = self.now_ns();
+        let read = |slot: &Mutex<OwnerBuckets>| -> SmallVec<[u64; 3]> {
+            let Ok(entry) = slot.lock() else {
+                return SmallVec::new();
+            };
+            buckets
+                .iter()
+                .map(|b| {
+                    entry
+                        .iter()
+                        .find(|(k, _)| k.same_bucket(&b.kind))
+                        .map_or(0, |(_, t)| t.saturating_sub(now))
+                })
+                .collect()
+        };
+        match slot {
+            Some(s) => read(s),
+            None => {
+                let found = match self.shard(owner).lock() {
+                    Ok(map) => map.get(owner.as_bytes()).cloned(),
+                    Err(_) => None,
+                };
+                found.map_or_else(SmallVec::new, |s| read(&s))
+            }
+        }
+    }
+
     /// [`Self::check`] on the buckets of an owner's `slot` (no map lookup).
     pub fn check_slot(
         &self,

@@ -180,7 +180,7 @@ impl RateLimiter {
             && !self.degraded()
             // Boxed: the Redis round trip's future is large, and inline it made every
             // request's future larger (a request moves its future whole), Redis or not.
-            && let Some(outcome) = Box::pin(self.check_redis(r, owner, buckets, spend)).await
+            && let Some(outcome) = Box::pin(self.check_redis(r, owner, slot, buckets, spend)).await
         {
             // Refusals too: they carry the bucket's state as Redis has it now (another node
             // may have spent what this one last saw). When one of several buckets refuses,
@@ -201,10 +201,13 @@ impl RateLimiter {
         &self,
         r: &redis::RedisBuckets,
         owner: &str,
+        slot: Option<&Slot>,
         buckets: &[Bucket],
         spend: bool,
     ) -> Option<Outcome> {
-        let why = match tokio::time::timeout(REDIS_TIMEOUT, r.check(owner, buckets, spend)).await {
+        let floors = self.local.backlog_ns(owner, slot, buckets);
+        let check = r.check(owner, buckets, &floors, spend);
+        let why = match tokio::time::timeout(REDIS_TIMEOUT, check).await {
             Ok(Ok(outcome)) => {
                 self.failures.store(0, Ordering::Relaxed);
                 return Some(outcome);

@@ -7,9 +7,15 @@ use synaptiq_core::gcra::Decision;
 
 use super::{Bucket, Outcome, Verdict};
 
-/// KEYS: bucket keys. ARGV: spend (0/1), then per bucket: limit, period in µs.
+/// KEYS: bucket keys. ARGV: spend (0/1), then per bucket: limit, period in µs, floor in µs.
 /// Returns: now_us, refused index (0 = none, else 1-based), then per bucket:
 /// allowed, remaining, reset_after_us, retry_after_us.
+///
+/// The floor is how far ahead of now the calling node's own copy of the bucket is (its shadow
+/// of Redis's earlier answers plus what it charged locally while Redis was away). A bucket is
+/// never taken as fuller than that: a Redis that restarted empty (it keeps nothing on disk) or
+/// lost the key does not hand out a fresh allowance. While Redis is healthy the floor is at
+/// most Redis's own state (it is a decayed copy of it), so it changes nothing.
 const SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -17,11 +23,11 @@ local spend = ARGV[1] == '1'
 local out = {now, 0}
 local new_tats = {}
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[2 * i])
-  local period = tonumber(ARGV[2 * i + 1])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local period = tonumber(ARGV[3 * i])
   local interval = math.max(math.floor(period / limit), 1)
   local capacity = interval * limit
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), now + tonumber(ARGV[3 * i + 1]))
   local base = math.max(tat, now)
   local new_tat = base + interval
   if new_tat - now <= capacity then
@@ -38,7 +44,7 @@ for i = 1, #KEYS do
 end
 if spend and out[2] == 0 then
   for i = 1, #KEYS do
-    local period = tonumber(ARGV[2 * i + 1])
+    local period = tonumber(ARGV[3 * i])
     redis.call('SET', KEYS[i], string.format('%d', new_tats[i]), 'PX', math.floor(period / 1000) + 1000)
   end
 end
@@ -77,18 +83,23 @@ impl RedisBuckets {
         })
     }
 
-    /// One round trip: checks (and charges) all buckets atomically.
+    /// One round trip: checks (and charges) all buckets atomically, none taken as fuller than
+    /// its `floors_ns` (this node's own backlog of each bucket, see [`SCRIPT`]).
     pub async fn check(
         &self,
         owner: &str,
         buckets: &[Bucket],
+        floors_ns: &[u64],
         spend: bool,
     ) -> redis::RedisResult<Outcome> {
         let mut inv = self.script.prepare_invoke();
         inv.arg(if spend { 1 } else { 0 });
-        for b in buckets {
+        for (i, b) in buckets.iter().enumerate() {
             inv.key(format!("{PREFIX}{}", b.kind.storage_id(owner)));
-            inv.arg(b.rate.limit).arg(b.rate.period_ns / 1000);
+            let floor = floors_ns.get(i).copied().unwrap_or(0) / 1000;
+            inv.arg(b.rate.limit)
+                .arg(b.rate.period_ns / 1000)
+                .arg(floor);
         }
         let mut conn = self.conn.clone();
         let out: Vec<i64> = inv.invoke_async(&mut conn).await?;
