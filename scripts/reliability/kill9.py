@@ -4,71 +4,41 @@ server is killed with SIGKILL and restarted, CYCLES times; then every lead whose
 acknowledged (201) must be in the database.
 
     kill9.py --bin target/release/synaptiq --data-dir DIR --port 18610 --policy FILE \
-             [--cycles 10] [--seconds 2] [--writers 4]
+             [--postgres] [--cycles 10] [--seconds 2] [--writers 4]
+
+With --postgres the server writes to a private PostgreSQL cluster made for the run.
 """
 import argparse
-import http.client
-import json
-import os
 import signal
-import ssl
-import subprocess
 import sys
 import threading
 import time
 
-
-def start(a):
-    out = open(os.path.join(os.path.dirname(os.path.abspath(a.data_dir)), "serve.err"), "ab")
-    proc = subprocess.Popen(
-        [a.bin, "--data-dir", a.data_dir, "serve", "--listen", f"127.0.0.1:{a.port}",
-         "--rate-policy", a.policy],
-        stdout=subprocess.PIPE, stderr=out, env={k: v for k, v in os.environ.items()
-                                                   if not k.startswith("SYNAPTIQ_")})
-    key = None
-    for line in proc.stdout:
-        text = line.decode(errors="replace")
-        if "sk_test_" in text and key is None:
-            key = text.split("sk_test_")[1].split()[0].strip('"')
-            key = "sk_test_" + key
-        if "Synaptiq listening on" in text:
-            break
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    return proc, key
+from common import Client, PrivateCluster, Server
 
 
-def writer(a, ctx, key, n, acked, stop):
+def writer(port, ctx, key, n, acked, stop):
+    client = Client(port, ctx, timeout=5)
     i = 0
-    conn = None
     while not stop.is_set():
         i += 1
         email = f"k{n}-{i}@kill9.test"
-        try:
-            if conn is None:
-                conn = http.client.HTTPSConnection("127.0.0.1", a.port, context=ctx, timeout=5)
-            conn.request("POST", "/api/v1/leads", body=json.dumps({"email": email}),
-                         headers={"Authorization": f"Bearer {key}",
-                                  "Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
-            if r.status == 201:
-                acked.append(email)
-        except Exception:
-            conn = None
+        status, _, _ = client.call("POST", "/api/v1/leads", key, {"email": email})
+        if status == 201:
+            acked.append(email)
+        elif status == 0:
             time.sleep(0.05)
 
 
-def all_emails(a, ctx, key):
-    found = set()
-    page = 1
+def all_emails(port, ctx, key):
+    client = Client(port, ctx, timeout=30)
+    found, page = set(), 1
     while True:
-        conn = http.client.HTTPSConnection("127.0.0.1", a.port, context=ctx, timeout=30)
-        conn.request("GET", f"/api/v1/leads?limit=100&page={page}",
-                     headers={"Authorization": f"Bearer {key}"})
-        body = json.loads(conn.getresponse().read())
-        data = body["data"]
-        found.update(l["email"] for l in data)
-        if len(data) < 100:
+        status, body, _ = client.call("GET", f"/api/v1/leads?limit=100&page={page}", key)
+        if status != 200:
+            raise RuntimeError(f"listing leads answered {status}")
+        found.update(lead["email"] for lead in body["data"])
+        if len(body["data"]) < 100:
             return found
         page += 1
 
@@ -79,36 +49,52 @@ def main():
     p.add_argument("--data-dir", required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--policy", required=True)
+    p.add_argument("--postgres", action="store_true")
     p.add_argument("--cycles", type=int, default=10)
     p.add_argument("--seconds", type=float, default=2)
     p.add_argument("--writers", type=int, default=4)
     a = p.parse_args()
-    proc, key = start(a)
-    ctx = ssl.create_default_context(cafile=os.path.join(a.data_dir, "tls", "cert.pem"))
+    cluster = None
+    if a.postgres:
+        cluster = PrivateCluster.create()
+        if cluster is None:
+            print("KILL9 postgres skipped: no initdb/runuser here, or not root")
+            return 0
+    try:
+        return run(a, cluster)
+    finally:
+        if cluster:
+            cluster.destroy()
+
+
+def run(a, cluster):
+    server = Server(a.bin, a.data_dir, a.port, ["--rate-policy", a.policy],
+                    cluster.url() if cluster else None).start()
+    key, ctx = server.key, server.context()
     acked, stop = [], threading.Event()
-    threads = [threading.Thread(target=writer, args=(a, ctx, key, n, acked, stop))
+    threads = [threading.Thread(target=writer, args=(a.port, ctx, key, n, acked, stop))
                for n in range(a.writers)]
     for t in threads:
         t.start()
     restarts = []
     for _ in range(a.cycles):
         time.sleep(a.seconds)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        server.kill(signal.SIGKILL)
         t0 = time.monotonic()
-        proc, _ = start(a)
+        server.start()
         restarts.append(time.monotonic() - t0)
     time.sleep(a.seconds)
     stop.set()
     for t in threads:
         t.join()
-    found = all_emails(a, ctx, key)
-    proc.terminate()
-    proc.wait()
+    found = all_emails(a.port, ctx, key)
+    server.kill()
     lost = [e for e in acked if e not in found]
     restarts.sort()
-    print(f"KILL9 cycles={a.cycles} acknowledged={len(acked)} stored={len(found)} "
-          f"lost={len(lost)} restart_p50_ms={restarts[len(restarts) // 2] * 1000:.0f} "
+    backend = "postgres" if cluster else "sqlite"
+    print(f"KILL9 backend={backend} cycles={a.cycles} acknowledged={len(acked)} "
+          f"stored={len(found)} lost={len(lost)} "
+          f"restart_p50_ms={restarts[len(restarts) // 2] * 1000:.0f} "
           f"restart_max_ms={restarts[-1] * 1000:.0f}")
     return 1 if lost or not acked else 0
 

@@ -2,21 +2,37 @@
 # Reliability scenarios against the release binary, real processes, loopback only; each prints
 # its figure (issue 24, docs/RELIABILITY.md).
 #
-#   scripts/reliability/run.sh [SCENARIO…]      idle-flood, bad-input, pepper, kill9 (default: all)
+#   scripts/reliability/run.sh [SCENARIO…]   (default: all of them, in this order)
+#
+#   idle-flood     10,000 idle HTTP/2 connections from one address; legitimate traffic beside
+#   slowloris      800 request heads trickled a byte a second; legitimate traffic beside
+#   bad-input      the table of oversized, stalled and malformed requests
+#   pepper         a node with another pepper, or without its pepper file
+#   kill9          kill -9 under writes, SQLite
+#   kill9-pg       kill -9 under writes, PostgreSQL (a private cluster)
+#   pg-outage      PostgreSQL stopped and started under writes (a private cluster)
+#   redis-outage   Redis killed and restarted under one key's load (a private redis-server)
+#   revoke-rotate  two nodes on one database: revocation and rotation under load
 #
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
-# requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
-# The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3.
+# requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SLOW (800 slow
+# heads), RELIABILITY_PHASE (20 s per Redis phase), RELIABILITY_SKIP_BUILD=1 (use
+# target/release as it is), RELIABILITY_BIN (a binary).
+# The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3
+# RELIABILITY_SLOW=100 RELIABILITY_PHASE=5.
 #
-# Scripted so far: the idle flood, the bad-input table, the pepper refusals and kill -9 under
-# writes (SQLite); the other
-# faults of issue 24 are covered by the integration tests listed in docs/RELIABILITY.md.
+# PostgreSQL and Redis scenarios run private servers of their own (initdb + pg_ctl as the
+# postgres user, redis-server on a free port); without them the scenario says it was skipped.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FLOOD=${RELIABILITY_FLOOD:-10000}
 REQUESTS=${RELIABILITY_REQUESTS:-500}
 KILLS=${RELIABILITY_KILLS:-40}
-SCENARIOS=${*:-idle-flood bad-input pepper kill9}
+SLOW=${RELIABILITY_SLOW:-800}
+PHASE=${RELIABILITY_PHASE:-20}
+SCENARIOS=${*:-idle-flood slowloris bad-input pepper kill9 kill9-pg pg-outage redis-outage revoke-rotate}
+HERE="$ROOT/scripts/reliability"
+POLICY="$ROOT/bench/unlimited-policy.toml"
 BIN=${RELIABILITY_BIN:-$ROOT/target/release/synaptiq}
 if [ -z "${RELIABILITY_BIN:-}" ] && [ "${RELIABILITY_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --release --bin synaptiq)
@@ -38,7 +54,7 @@ start() {
     mkdir -p "$WORK/$name"
     # Rate limits out of the way: these scenarios measure availability, not quotas.
     "$BIN" --data-dir "$WORK/$name/data" serve --listen "127.0.0.1:$port" \
-        --rate-policy "$ROOT/bench/unlimited-policy.toml" "$@" \
+        --rate-policy "$POLICY" "$@" \
         >"$WORK/$name/out.log" 2>"$WORK/$name/err.log" &
     PID=$!
     PIDS+=("$PID")
@@ -117,11 +133,30 @@ pepper() {
     return $rc
 }
 
+slowloris() {
+    echo "== slowloris: $SLOW request heads a byte a second from 127.0.0.2-5, $REQUESTS requests from 127.0.0.1 (header timeout 10 s)"
+    start slowloris 18604
+    local rc=0
+    python3 "$HERE/slowloris.py" --port 18604 --cacert "$CERT" --key "$KEY" --conns "$SLOW" \
+        --requests "$REQUESTS" --header-timeout 10 || rc=1
+    kill "$PID"
+    wait "$PID" 2>/dev/null || true
+    return $rc
+}
+
+# kill9 BACKEND: writers create leads while the server is killed with SIGKILL $KILLS times.
 kill9() {
-    echo "== kill9: writers create leads while the server is killed with SIGKILL $KILLS times (SQLite)"
-    mkdir -p "$WORK/kill9"
-    python3 "$ROOT/scripts/reliability/kill9.py" --bin "$BIN" --data-dir "$WORK/kill9/data" \
-        --port 18610 --policy "$ROOT/bench/unlimited-policy.toml" --cycles "$KILLS"
+    echo "== kill9 ($1): writers create leads while the server is killed with SIGKILL $KILLS times"
+    mkdir -p "$WORK/kill9-$1"
+    local flags=()
+    [ "$1" = sqlite ] || flags=(--postgres)
+    python3 "$HERE/kill9.py" --bin "$BIN" --data-dir "$WORK/kill9-$1/data" \
+        --port 18610 --policy "$POLICY" --cycles "$KILLS" "${flags[@]}"
+}
+
+faults() {
+    python3 "$HERE/faults.py" --bin "$BIN" --work "$WORK/$1" --policy "$POLICY" \
+        --phase "$PHASE" "$1"
 }
 
 status=0
@@ -130,7 +165,18 @@ for s in $SCENARIOS; do
     idle-flood) idle_flood || status=1 ;;
     bad-input) bad_input || status=1 ;;
     pepper) pepper || status=1 ;;
-    kill9) kill9 || status=1 ;;
+    slowloris) slowloris || status=1 ;;
+    kill9) kill9 sqlite || status=1 ;;
+    kill9-pg) kill9 postgres || status=1 ;;
+    pg-outage)
+        echo "== pg-outage: leads created while a private PostgreSQL is stopped, then started"
+        faults pg-outage || status=1 ;;
+    redis-outage)
+        echo "== redis-outage: one key at 20 req/s against 120/min; Redis up, killed, restarted (${PHASE} s each)"
+        faults redis-outage || status=1 ;;
+    revoke-rotate)
+        echo "== revoke-rotate: two nodes, one PostgreSQL; a key revoked, then one rotated, under load"
+        faults revoke-rotate || status=1 ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
 done
