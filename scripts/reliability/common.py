@@ -1,5 +1,6 @@
 """What the reliability scenarios share: a server process, an HTTPS client, a private
 PostgreSQL cluster and a private Redis. Standard library only; loopback only."""
+import asyncio
 import http.client
 import json
 import os
@@ -10,6 +11,32 @@ import subprocess
 import tempfile
 import threading
 import time
+
+
+async def legit_me(port, ctx, key, n, pause=0.0):
+    """N legitimate `GET /api/v1/me`, one HTTP/1.1 connection each from 127.0.0.1, PAUSE seconds
+    apart; returns (successes, p50 seconds, p99 seconds)."""
+    ok, lat = 0, []
+    for _ in range(n):
+        t = time.monotonic()
+        try:
+            r, w = await asyncio.wait_for(
+                asyncio.open_connection("127.0.0.1", port, ssl=ctx, local_addr=("127.0.0.1", 0),
+                                        server_hostname="127.0.0.1"),
+                timeout=5)
+            w.write(f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}"
+                    "\r\nConnection: close\r\n\r\n".encode())
+            await w.drain()
+            if (await asyncio.wait_for(r.readline(), timeout=5)).startswith(b"HTTP/1.1 200"):
+                ok += 1
+            w.close()
+        except Exception:
+            pass
+        lat.append(time.monotonic() - t)
+        if pause:
+            await asyncio.sleep(pause)
+    lat.sort()
+    return ok, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
 
 
 def free_port():

@@ -14,6 +14,8 @@ import ssl
 import sys
 import time
 
+from common import legit_me
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 # One request, so the connection counts as used (a connection that never asks anything is cut
 # at the header timeout): GET /healthz as HPACK (indexed :method GET, :scheme https; :path and
@@ -33,30 +35,6 @@ async def flood_one(port, ctx, held, refused):
         held.append((r, w))
     except Exception:
         refused[0] += 1
-
-
-async def legit(port, ctx, key, n):
-    ok = 0
-    lat = []
-    for _ in range(n):
-        t = time.monotonic()
-        try:
-            r, w = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, ssl=ctx, local_addr=("127.0.0.1", 0),
-                                        server_hostname="127.0.0.1"),
-                timeout=5)
-            w.write(f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-                    "Connection: close\r\n\r\n".encode())
-            await w.drain()
-            head = await asyncio.wait_for(r.readline(), timeout=5)
-            if head.startswith(b"HTTP/1.1 200"):
-                ok += 1
-            w.close()
-        except Exception:
-            pass
-        lat.append(time.monotonic() - t)
-    lat.sort()
-    return ok, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
 
 
 async def main():
@@ -80,7 +58,7 @@ async def main():
     # Of the connections whose handshake completed, how many are still open a moment later.
     await asyncio.sleep(1)
     open_now = sum(1 for r, _ in held if not r.at_eof())
-    ok, p50, p99 = await legit(a.port, legit_ctx, a.key, a.requests)
+    ok, p50, p99 = await legit_me(a.port, legit_ctx, a.key, a.requests)
     print(f"FLOOD attempted={a.flood} handshakes={len(held)} refused={refused[0]} "
           f"open_after_1s={open_now} secs={flood_secs:.1f}")
     print(f"LEGIT requests={a.requests} ok={ok} success={ok / a.requests:.4f} "

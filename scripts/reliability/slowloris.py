@@ -13,6 +13,8 @@ import ssl
 import sys
 import time
 
+from common import legit_me
+
 HEAD = b"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 10_000
 
 
@@ -45,28 +47,6 @@ async def slow_one(port, ctx, n, cut, t0, deadline):
     w.close()
 
 
-async def legit(port, ctx, key, n):
-    ok, lat = 0, []
-    for _ in range(n):
-        t = time.monotonic()
-        try:
-            r, w = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1"),
-                timeout=5)
-            w.write(f"GET /api/v1/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}"
-                    "\r\nConnection: close\r\n\r\n".encode())
-            await w.drain()
-            if (await asyncio.wait_for(r.readline(), timeout=5)).startswith(b"HTTP/1.1 200"):
-                ok += 1
-            w.close()
-        except Exception:
-            pass
-        lat.append(time.monotonic() - t)
-        await asyncio.sleep(0.02)
-    lat.sort()
-    return ok, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
-
-
 async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
@@ -82,7 +62,7 @@ async def main():
     slow = [asyncio.create_task(slow_one(a.port, ctx, n, cut, t0,
                                                     a.header_timeout + 10)) for n in range(a.conns)]
     await asyncio.sleep(1)
-    ok, p50, p99 = await legit(a.port, ctx, a.key, a.requests)
+    ok, p50, p99 = await legit_me(a.port, ctx, a.key, a.requests, pause=0.02)
     await asyncio.gather(*slow)
     times = sorted(t for s, t in cut if s not in ("refused",))
     statuses = {}
