@@ -90,3 +90,43 @@ pub(crate) fn conflict_or(e: sqlx::Error, param: &'static str) -> StoreError {
     }
     e.into()
 }
+
+/// A pooled connection running a statement list that opens and ends its own transaction
+/// (`BEGIN …; COMMIT`, see `ONE_MESSAGE_CHANGES`). If the caller is dropped before the list
+/// has answered (its client went away, its request timed out), sqlx's SQLite worker stops the
+/// list at the statement it is on, possibly inside the transaction, and the connection would go
+/// back to the pool mid-transaction, where every later `BEGIN` fails. Such a connection is
+/// closed instead, which rolls the transaction back (sqlx's own `Transaction` queues a
+/// rollback on drop; a raw list has no such guard, so this is one).
+pub(crate) struct ListConn<DB: sqlx::Database> {
+    conn: sqlx::pool::PoolConnection<DB>,
+    /// Set until the list has answered.
+    running: bool,
+}
+
+impl<DB: sqlx::Database> ListConn<DB> {
+    pub(crate) fn new(conn: sqlx::pool::PoolConnection<DB>) -> Self {
+        Self {
+            conn,
+            running: true,
+        }
+    }
+
+    /// The connection, for the list and whatever follows it.
+    pub(crate) fn conn(&mut self) -> &mut DB::Connection {
+        &mut self.conn
+    }
+
+    /// The list answered (success or failure handled): back to the pool as usual.
+    pub(crate) fn done(mut self) {
+        self.running = false;
+    }
+}
+
+impl<DB: sqlx::Database> Drop for ListConn<DB> {
+    fn drop(&mut self) {
+        if self.running {
+            self.conn.close_on_drop();
+        }
+    }
+}

@@ -15,7 +15,7 @@ macro_rules! impl_lead_store {
             use synaptiq_types::pagination::PageRequest;
             use synaptiq_types::time::Timestamp;
 
-            use $crate::db::{conflict_or, count, json};
+            use $crate::db::{ListConn, conflict_or, count, json};
             use $crate::error::{Result, StoreError};
             use $crate::events::sql::insert_event_from;
             use $crate::events::{Actor, NewEvent, Subject};
@@ -144,14 +144,15 @@ macro_rules! impl_lead_store {
                         let id = AuditEventId::generate();
                         let q = bind_lead(sqlx::query(SQL.as_str()), org, env, lead, tags, custom);
                         let q = Self::bind_event(q, &event, &id, Timestamp::now());
-                        let mut conn = self.writer().acquire().await?;
-                        if let Err(e) = q.execute(&mut *conn).await {
+                        let mut conn = ListConn::new(self.writer().acquire().await?);
+                        if let Err(e) = q.execute(conn.conn()).await {
                             // The list stopped at the failing statement, possibly inside
                             // the transaction; without one, this ROLLBACK fails harmlessly.
-                            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-                            drop(conn);
+                            let _ = sqlx::query("ROLLBACK").execute(conn.conn()).await;
+                            conn.done();
                             return Err(email_conflict(self, e, org, env, &lead.email).await);
                         }
+                        conn.done();
                         return Ok(());
                     }
                     let mut tx = self.writer().begin().await?;

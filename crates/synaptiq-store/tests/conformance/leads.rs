@@ -301,6 +301,7 @@ crate::conformance::suite! {
     concurrent_patches_all_apply,
     delete_is_scoped,
     lead_version_moves_with_every_change,
+    a_cancelled_creation_leaves_the_writer_usable,
 }
 
 #[path = "leads_changes.rs"]

@@ -239,3 +239,29 @@ pub async fn lead_version_moves_with_every_change(store: Arc<dyn Store>) {
     );
     assert!(v(a.clone(), Live).await > v2, "delete");
 }
+
+/// A creation cancelled part-way (its client went away, its request timed out) leaves no
+/// transaction open on the writer: the write after each one succeeds. On SQLite a creation is
+/// one statement list, and sqlx's worker stops a list whose caller is gone at the statement it
+/// is on, possibly between `BEGIN` and `COMMIT`.
+pub async fn a_cancelled_creation_leaves_the_writer_usable(store: Arc<dyn Store>) {
+    let a = org(&store, "Acme").await;
+    for i in 0..300u32 {
+        let (s, o) = (store.clone(), a.clone());
+        let task = tokio::spawn(async move {
+            let new = minimal(&format!("cancelled{i}@acme.io"));
+            let actor = synaptiq_store::Actor::local("test");
+            via_app(&s).create_lead(&o, Live, &new, &actor).await
+        });
+        // Cancel at a different point each time, 0 to 1 ms in: before the list is sent, while
+        // it runs, after (a creation takes about 1 ms here, most of it the commit's fsync).
+        let until =
+            std::time::Instant::now() + std::time::Duration::from_micros(u64::from(i * 37 % 1000));
+        while std::time::Instant::now() < until {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        let _ = task.await;
+        create(&store, &a, Live, minimal(&format!("after{i}@acme.io"))).await;
+    }
+}
