@@ -23,6 +23,7 @@ pub mod keys;
 pub mod leads;
 pub mod peppers;
 pub mod sessions;
+pub mod usage;
 
 pub use synaptiq_store::Actor;
 

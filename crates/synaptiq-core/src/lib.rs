@@ -24,3 +24,4 @@ pub mod net;
 pub mod password;
 pub mod plan;
 pub mod scope;
+pub mod short_key;

@@ -11,7 +11,7 @@ use crate::auth::KeyCache;
 use crate::config::ServerConfig;
 use crate::page_cache::PageCache;
 use crate::ratelimit::RateLimiter;
-use crate::usage::UsageRecorder;
+use synaptiq_app::usage::UsageRecorder;
 
 /// Cheap to clone; what handlers receive.
 #[derive(Clone)]

@@ -37,12 +37,10 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 pub mod server;
-pub mod short_key;
 pub mod stack;
 pub mod streaming;
 pub mod tls;
 pub mod transport;
-pub mod usage;
 
 pub use app::{App, AppState};
 pub use config::{PlaintextKeyPolicy, ServerConfig, TlsMode};

@@ -147,7 +147,7 @@ pub struct Verified {
     /// Its local rate-limit buckets (shared with the limiter's map of owners).
     pub(crate) buckets: crate::ratelimit::Slot,
     /// Its pending usage (shared with the usage recorder).
-    pub(crate) usage: crate::usage::Slot,
+    pub(crate) usage: synaptiq_app::usage::Slot,
     /// Its limits under the server's rate policy: (per minute, per day).
     pub limits: (u32, Option<u32>),
     /// What every request reads of the key.
@@ -238,7 +238,7 @@ mod tests {
         let counts = 2 * size_of::<usize>();
         let ends = [
             offset_of!(Verified, buckets) + size_of::<crate::ratelimit::Slot>(),
-            offset_of!(Verified, usage) + size_of::<crate::usage::Slot>(),
+            offset_of!(Verified, usage) + size_of::<synaptiq_app::usage::Slot>(),
             offset_of!(Verified, limits) + size_of::<(u32, Option<u32>)>(),
             offset_of!(Verified, hot) + size_of::<HotKey>(),
             offset_of!(Verified, me) + size_of::<crate::routes::me::MeSlot>(),

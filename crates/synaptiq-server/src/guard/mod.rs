@@ -169,7 +169,8 @@ where
     let owner = auth.hot.id.as_str();
     let refuse = |err: ApiError, verdict: &Verdict| {
         let res = with_key_headers(err.into_response(), app, &auth, verdict, now);
-        app.usage.count(&auth.usage, &auth.key, now, res.status());
+        app.usage
+            .count(&auth.usage, &auth.key, now, res.status().as_u16());
         res
     };
     let scope_ok = needed.is_none_or(|n| auth.hot.scope.satisfies(n));
@@ -258,8 +259,14 @@ where
         res = crate::streaming::Streamed::wrap(res, slot, idle);
     }
     let user_agent = user_agent.as_ref().and_then(|v| v.to_str().ok());
-    app.usage
-        .used(&auth.usage, &auth.key, now, ip, user_agent, res.status());
+    app.usage.used(
+        &auth.usage,
+        &auth.key,
+        now,
+        ip,
+        user_agent,
+        res.status().as_u16(),
+    );
     with_key_headers(tripping(app, res), app, &auth, &minute, now)
 }
 

@@ -20,7 +20,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use synaptiq_core::gcra::{Decision, Rate};
 
 use super::{Bucket, BucketKind, Outcome};
-use crate::short_key::ShortKey;
+use synaptiq_core::short_key::ShortKey;
 
 const SHARDS: usize = 32;
 /// Buckets untouched for this long are full again and can be dropped (longest period: a day).

@@ -3,7 +3,26 @@
 use super::*;
 
 fn key() -> KeyRecord {
-    crate::routes::me::tests::record("k", "Acme", None).key
+    use synaptiq_core::ids::KeyId;
+    use synaptiq_core::scope::Scope;
+    KeyRecord {
+        id: KeyId::generate(),
+        org_id: OrgId::generate(),
+        environment: Environment::Test,
+        name: "k".to_owned(),
+        scope: Scope::Write,
+        hint: "sk_test_abcd…wxyz".to_owned(),
+        allowed_ips: Vec::new(),
+        created_at: Timestamp(1_700_000_000_000),
+        expires_at: None,
+        revoked_at: None,
+        exposed_at: None,
+        rotated_from: None,
+        rotated_to: None,
+        last_used_at: None,
+        last_used_ip: None,
+        last_used_user_agent: None,
+    }
 }
 
 const T0: i64 = 1_800_000_000_000;
@@ -12,14 +31,7 @@ const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 impl UsageRecorder {
     /// [`UsageRecorder::used`] through the key's slot, held only for this call (as by a
     /// cached record that is dropped right after).
-    fn use_key(
-        &self,
-        k: &KeyRecord,
-        at: Timestamp,
-        ip: IpAddr,
-        agent: Option<&str>,
-        status: StatusCode,
-    ) {
+    fn use_key(&self, k: &KeyRecord, at: Timestamp, ip: IpAddr, agent: Option<&str>, status: u16) {
         self.used(&self.slot(k.id.as_str()), k, at, ip, agent, status);
     }
 }
@@ -37,7 +49,7 @@ fn facts(r: &UsageRecorder, now: i64, all: bool) -> Vec<(i64, String, Option<Str
 #[test]
 fn last_use_is_written_once_a_minute_and_counters_every_flush() {
     let (r, k) = (UsageRecorder::default(), key());
-    let ok = StatusCode::OK;
+    let ok = 200;
     r.use_key(&k, Timestamp(T0), IP, Some("agent/1"), ok);
     let (batch, counts) = r.take_due(Timestamp(T0 + 5_000), false);
     assert_eq!(batch.len(), 1, "first use: written at once");
@@ -85,13 +97,13 @@ fn a_held_slot_is_flushed_and_kept_until_released() {
         Arc::ptr_eq(&slot, &r.slot(k.id.as_str())),
         "one slot per key"
     );
-    r.used(&slot, &k, Timestamp(T0), IP, None, StatusCode::OK);
-    r.count(&slot, &k, Timestamp(T0), StatusCode::TOO_MANY_REQUESTS);
+    r.used(&slot, &k, Timestamp(T0), IP, None, 200);
+    r.count(&slot, &k, Timestamp(T0), 429);
     let (batch, counts) = r.take_due(Timestamp(T0 + 1), false);
     assert_eq!(batch.len(), 1);
     assert_eq!((counts[0].ok, counts[0].rate_limited), (1, 1));
     assert_eq!(r.keys.lock().expect("lock").len(), 1, "held: kept");
-    r.used(&slot, &k, Timestamp(T0 + 2), IP, None, StatusCode::OK);
+    r.used(&slot, &k, Timestamp(T0 + 2), IP, None, 200);
     assert_eq!(
         r.pending_counts(&k.org_id, k.environment)[0].ok,
         1,
@@ -110,7 +122,7 @@ fn a_held_slot_is_flushed_and_kept_until_released() {
 #[test]
 fn a_new_address_or_agent_is_not_held_back_and_shutdown_writes_all() {
     let (r, k) = (UsageRecorder::default(), key());
-    let ok = StatusCode::OK;
+    let ok = 200;
     r.use_key(&k, Timestamp(T0), IP, None, ok);
     assert_eq!(facts(&r, T0 + 1, false).len(), 1);
     let other = IpAddr::from([203, 0, 113, 9]);
@@ -137,20 +149,14 @@ fn a_new_address_or_agent_is_not_held_back_and_shutdown_writes_all() {
 #[test]
 fn failed_facts_come_back_unless_a_newer_one_arrived() {
     let (r, k) = (UsageRecorder::default(), key());
-    r.use_key(&k, Timestamp(T0), IP, None, StatusCode::OK);
+    r.use_key(&k, Timestamp(T0), IP, None, 200);
     let (batch, _) = r.take_due(Timestamp(T0 + 1), false);
     r.restore_facts(batch);
     assert_eq!(facts(&r, T0 + 2, false).len(), 1, "retried at once");
-    r.use_key(&k, Timestamp(T0 + 3), IP, None, StatusCode::OK);
+    r.use_key(&k, Timestamp(T0 + 3), IP, None, 200);
     let (batch, _) = r.take_due(Timestamp(T0 + FACT_INTERVAL_MS + 2), false);
     assert_eq!(batch.len(), 1);
-    r.use_key(
-        &k,
-        Timestamp(T0 + FACT_INTERVAL_MS + 5),
-        IP,
-        None,
-        StatusCode::OK,
-    );
+    r.use_key(&k, Timestamp(T0 + FACT_INTERVAL_MS + 5), IP, None, 200);
     r.restore_facts(batch);
     assert_eq!(
         facts(&r, T0 + FACT_INTERVAL_MS + 6, false),
@@ -165,9 +171,9 @@ fn agents_are_cut_at_256_characters() {
     assert_eq!(cut("curl/8"), "curl/8");
     let r = UsageRecorder::default();
     let k = key();
-    r.use_key(&k, Timestamp(T0), IP, Some(&long), StatusCode::OK);
+    r.use_key(&k, Timestamp(T0), IP, Some(&long), 200);
     assert_eq!(facts(&r, T0 + 1, false).len(), 1);
-    r.use_key(&k, Timestamp(T0 + 2), IP, Some(&long), StatusCode::OK);
+    r.use_key(&k, Timestamp(T0 + 2), IP, Some(&long), 200);
     assert!(
         facts(&r, T0 + 3, false).is_empty(),
         "the same long agent is no change"

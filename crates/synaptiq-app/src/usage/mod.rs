@@ -16,8 +16,8 @@
 //!
 //! Requests refused before a key is known (401) have no key and are not counted here.
 //!
-//! Each key's pending usage is a [`Slot`] that its cached record
-//! ([`crate::auth::Verified`]) holds, so a request records its use without hashing the key id
+//! Each key's pending usage is a [`Slot`] that its cached record (the server's
+//! `auth::Verified`) holds, so a request records its use without hashing the key id
 //! or probing a map. The recorder's map of slots is what a flush walks; a slot leaves it once
 //! it is written out and no cached record holds it.
 
@@ -25,13 +25,11 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
 use synaptiq_core::ids::OrgId;
 use synaptiq_core::scope::Environment;
+use synaptiq_core::short_key::ShortKey;
 use synaptiq_store::{KeyRecord, Store, UsageCount, UsageFact};
 use synaptiq_types::time::Timestamp;
-
-use crate::short_key::ShortKey;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -121,7 +119,7 @@ impl UsageRecorder {
         at: Timestamp,
         ip: IpAddr,
         user_agent: Option<&str>,
-        status: StatusCode,
+        status: u16,
     ) {
         let Ok(mut usage) = slot.lock() else {
             return;
@@ -170,13 +168,7 @@ impl UsageRecorder {
 
     /// Counts one refused request of `key` (whose slot is `slot`: scope, address or rate
     /// limit) by its status class.
-    pub fn count(
-        &self,
-        slot: &Mutex<KeyUsage>,
-        key: &KeyRecord,
-        at: Timestamp,
-        status: StatusCode,
-    ) {
+    pub fn count(&self, slot: &Mutex<KeyUsage>, key: &KeyRecord, at: Timestamp, status: u16) {
         if let Ok(mut usage) = slot.lock() {
             add_count(&mut usage, key, at, status);
         }
@@ -342,9 +334,9 @@ fn slot_of<'m>(keys: &'m mut Map<ShortKey, Slot>, key_id: &str) -> &'m Slot {
     keys.entry(ShortKey::new(key_id)).or_default()
 }
 
-/// Adds one answer with `status` at `at` to the counters (1xx/3xx are not counted).
-fn add_count(usage: &mut KeyUsage, key: &KeyRecord, at: Timestamp, status: StatusCode) {
-    let code = status.as_u16();
+/// Adds one answer with HTTP status `status` at `at` to the counters (1xx/3xx are not counted).
+fn add_count(usage: &mut KeyUsage, key: &KeyRecord, at: Timestamp, status: u16) {
+    let code = status;
     if !(200..300).contains(&code) && code < 400 {
         return;
     }

@@ -4,6 +4,7 @@
 //! (`key_` + 26 characters). With `String` keys every lookup follows a pointer to compare the
 //! id, one more cache miss per map when requests come from many keys; inline, the comparison
 //! reads the table slot itself. Lookups by `&[u8]` allocate nothing (`Borrow<[u8]>`).
+//! Its methods are `#[inline]`: they run inside the server's maps, another crate.
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -22,6 +23,7 @@ pub enum ShortKey {
 
 impl ShortKey {
     /// The key for `s`.
+    #[inline]
     pub fn new(s: &str) -> Self {
         let b = s.as_bytes();
         match u8::try_from(b.len()) {
@@ -35,6 +37,7 @@ impl ShortKey {
     }
 
     /// The string's bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             ShortKey::Inline(len, bytes) => &bytes[..usize::from(*len)],
@@ -44,6 +47,7 @@ impl ShortKey {
 }
 
 impl PartialEq for ShortKey {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
         self.as_bytes() == other.as_bytes()
     }
@@ -53,12 +57,14 @@ impl Eq for ShortKey {}
 
 // Hashes exactly as the borrowed `[u8]` does, as `Borrow` requires.
 impl Hash for ShortKey {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_bytes().hash(state);
     }
 }
 
 impl Borrow<[u8]> for ShortKey {
+    #[inline]
     fn borrow(&self) -> &[u8] {
         self.as_bytes()
     }
