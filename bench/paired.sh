@@ -94,7 +94,7 @@ run() {
     # Every answer must be a success: a run measuring error paths would compare nothing.
     [ "${errs:-1}" = 0 ] || {
         echo "$3: $errs non-2xx answers in one run; the servers' last errors:" >&2
-        grep -h "ERROR" "$WORK/a.log" "$WORK/b.log" | tail -3 >&2
+        (cd "$WORK" && grep "ERROR" a.log b.log | tail -3 >&2)
         exit 1
     }
     awk -v d="$((t1 - t0))" -v n="$reqs" -v hz="$HZ" 'BEGIN { printf "%.3f\n", d * 1e6 / hz / n }'
