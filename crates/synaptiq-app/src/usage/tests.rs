@@ -3,26 +3,7 @@
 use super::*;
 
 fn key() -> KeyRecord {
-    use synaptiq_core::ids::KeyId;
-    use synaptiq_core::scope::Scope;
-    KeyRecord {
-        id: KeyId::generate(),
-        org_id: OrgId::generate(),
-        environment: Environment::Test,
-        name: "k".to_owned(),
-        scope: Scope::Write,
-        hint: "sk_test_abcd…wxyz".to_owned(),
-        allowed_ips: Vec::new(),
-        created_at: Timestamp(1_700_000_000_000),
-        expires_at: None,
-        revoked_at: None,
-        exposed_at: None,
-        rotated_from: None,
-        rotated_to: None,
-        last_used_at: None,
-        last_used_ip: None,
-        last_used_user_agent: None,
-    }
+    KeyRecord::fixture("k", None)
 }
 
 const T0: i64 = 1_800_000_000_000;

@@ -133,33 +133,15 @@ impl MeTemplate {
 pub(crate) mod tests {
     use super::*;
     use synaptiq_core::gcra::Decision;
-    use synaptiq_core::ids::{KeyId, OrgId};
+    use synaptiq_core::ids::OrgId;
     use synaptiq_core::plan::Plan;
-    use synaptiq_core::scope::{Environment, Scope};
     use synaptiq_store::{KeyRecord, OrgRecord};
     use synaptiq_types::time::Timestamp;
 
     /// A key and its organization (also used by other modules' tests).
     pub(crate) fn record(name: &str, org: &str, expires: Option<i64>) -> AuthRecord {
         AuthRecord {
-            key: KeyRecord {
-                id: KeyId::generate(),
-                org_id: OrgId::generate(),
-                environment: Environment::Test,
-                name: name.to_owned(),
-                scope: Scope::Write,
-                hint: "sk_test_abcd…wxyz".to_owned(),
-                allowed_ips: Vec::new(),
-                created_at: Timestamp(1_700_000_000_000),
-                expires_at: expires.map(Timestamp),
-                revoked_at: None,
-                exposed_at: None,
-                rotated_from: None,
-                rotated_to: None,
-                last_used_at: None,
-                last_used_ip: None,
-                last_used_user_agent: None,
-            },
+            key: KeyRecord::fixture(name, expires),
             org: OrgRecord {
                 id: OrgId::generate(),
                 name: org.to_owned(),

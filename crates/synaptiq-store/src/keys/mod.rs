@@ -149,6 +149,32 @@ pub struct KeyRecord {
     pub last_used_user_agent: Option<String>,
 }
 
+#[cfg(feature = "fixtures")]
+impl KeyRecord {
+    /// For other crates' unit tests (feature `fixtures`): an active write key of the test
+    /// environment named `name`, made at a fixed time, expiring at `expires_at` (epoch ms).
+    pub fn fixture(name: &str, expires_at: Option<i64>) -> Self {
+        KeyRecord {
+            id: KeyId::generate(),
+            org_id: OrgId::generate(),
+            environment: Environment::Test,
+            name: name.to_owned(),
+            scope: Scope::Write,
+            hint: "sk_test_abcd…wxyz".to_owned(),
+            allowed_ips: Vec::new(),
+            created_at: Timestamp(1_700_000_000_000),
+            expires_at: expires_at.map(Timestamp),
+            revoked_at: None,
+            exposed_at: None,
+            rotated_from: None,
+            rotated_to: None,
+            last_used_at: None,
+            last_used_ip: None,
+            last_used_user_agent: None,
+        }
+    }
+}
+
 impl KeyRecord {
     /// The status at `now`.
     pub fn status(&self, now: Timestamp) -> KeyStatus {
