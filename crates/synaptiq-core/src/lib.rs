@@ -11,6 +11,7 @@
 //! - [`gcra`]: the arithmetic of the generic cell rate algorithm (rate limiting).
 //! - [`net`]: IP allow-lists.
 //! - [`password`]: argon2id hashing and verification of dashboard passwords.
+//! - [`webhook`]: webhook secrets, Standard Webhooks signatures and the retry schedule.
 //!
 //! Nothing here touches the network, a database, a clock or async runtimes: callers pass
 //! `now` in, which keeps every rule testable.
@@ -25,3 +26,4 @@ pub mod password;
 pub mod plan;
 pub mod scope;
 pub mod short_key;
+pub mod webhook;
