@@ -5,12 +5,16 @@ printing its figure:
     faults.py --bin BIN --work DIR --policy FILE pg-outage      PostgreSQL stopped and started
     faults.py --bin BIN --work DIR --policy FILE redis-outage   Redis killed and restarted
     faults.py --bin BIN --work DIR --policy FILE revoke-rotate  two nodes, one database
+    faults.py --bin BIN --work DIR --policy FILE abandon        clients that hang up mid-write
 
 PostgreSQL and Redis are private processes made for the run (common.py), so the machine's own
 servers are never touched. A scenario this machine cannot run says so and passes.
 """
 import argparse
+import json
 import os
+import random
+import socket
 import sys
 import threading
 import time
@@ -225,6 +229,67 @@ def rotation(a, admin, admin_key, nodes):
     return 0 if status == 201 and revoked == 200 and failed == 0 and log else 1
 
 
+def abandon(a):
+    """Clients that send a lead creation and hang up before the answer (a client timeout, a
+    closed tab), beside steady writers and key changes on SQLite: the server drops each
+    abandoned request part-way, and nothing after it may fail (a transaction left open on
+    the writer made every later write fail until something rolled it back)."""
+    server = Server(a.bin, os.path.join(a.work, "abandon"), free_port(),
+                    ["--rate-policy", a.policy]).start()
+    ctx = server.context()
+    stop, gone, steady, changes = threading.Event(), [0], [], []
+
+    def hang_up(seed):
+        rnd = random.Random(seed)
+        while not stop.is_set():
+            gone[0] += 1
+            body = json.dumps({"email": f"gone{seed}-{gone[0]}@abandon.test"})
+            try:
+                with ctx.wrap_socket(socket.create_connection(("127.0.0.1", server.port)),
+                                     server_hostname="127.0.0.1") as s:
+                    s.sendall((f"POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                               f"Authorization: Bearer {server.key}\r\n"
+                               f"Content-Type: application/json\r\n"
+                               f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+                    time.sleep(rnd.uniform(0, 0.003))
+            except OSError:
+                pass
+
+    def write(i):
+        client, n = Client(server.port, ctx), 0
+        while not stop.is_set():
+            n += 1
+            status, _, _ = client.call("POST", "/api/v1/leads", server.key,
+                                       {"email": f"kept{i}-{n}@abandon.test"})
+            steady.append(status)
+
+    def change_keys():
+        admin = Client(server.port, ctx)
+        while not stop.is_set():
+            status, body, _ = admin.call("POST", "/api/v1/keys", server.key,
+                                         {"name": "short-lived", "scope": "read"})
+            changes.append(status)
+            if status == 201:
+                changes.append(admin.call("POST", f"/api/v1/keys/{body['id']}/revoke",
+                                          server.key)[0])
+            time.sleep(0.05)
+
+    threads = ([threading.Thread(target=hang_up, args=(i,)) for i in range(4)]
+               + [threading.Thread(target=write, args=(i,)) for i in range(2)]
+               + [threading.Thread(target=change_keys)])
+    for t in threads:
+        t.start()
+    time.sleep(a.phase)
+    stop.set()
+    for t in threads:
+        t.join()
+    server.kill()
+    failed = [s for s in steady if s != 201] + [s for s in changes if s not in (200, 201)]
+    print(f"ABANDON abandoned={gone[0]} creations={len(steady)} key_changes={len(changes)} "
+          f"failed={len(failed)} statuses={sorted(set(failed))}")
+    return 0 if steady and changes and not failed else 1
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bin", required=True)
@@ -236,10 +301,10 @@ def main():
     p.add_argument("--phase", type=float, default=20)
     p.add_argument("--readers", type=int, default=2)
     p.add_argument("--load", type=float, default=3)
-    p.add_argument("scenario", choices=["pg-outage", "redis-outage", "revoke-rotate"])
+    p.add_argument("scenario", choices=["pg-outage", "redis-outage", "revoke-rotate", "abandon"])
     a = p.parse_args()
     return {"pg-outage": pg_outage, "redis-outage": redis_outage,
-            "revoke-rotate": revoke_rotate}[a.scenario](a)
+            "revoke-rotate": revoke_rotate, "abandon": abandon}[a.scenario](a)
 
 
 if __name__ == "__main__":

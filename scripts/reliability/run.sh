@@ -13,11 +13,12 @@
 #   pg-outage      PostgreSQL stopped and started under writes (a private cluster)
 #   redis-outage   Redis killed and restarted under one key's load (a private redis-server)
 #   revoke-rotate  two nodes on one database: revocation and rotation under load
+#   abandon        clients hanging up mid-creation beside steady writes and key changes
 #
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
 # requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SLOW (800 slow
-# heads), RELIABILITY_PHASE (20 s per Redis phase), RELIABILITY_SKIP_BUILD=1 (use
-# target/release as it is), RELIABILITY_BIN (a binary).
+# heads), RELIABILITY_PHASE (20 s per Redis phase, and the abandon run's length),
+# RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
 # The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3
 # RELIABILITY_SLOW=100 RELIABILITY_PHASE=5.
 #
@@ -30,7 +31,7 @@ REQUESTS=${RELIABILITY_REQUESTS:-500}
 KILLS=${RELIABILITY_KILLS:-40}
 SLOW=${RELIABILITY_SLOW:-800}
 PHASE=${RELIABILITY_PHASE:-20}
-SCENARIOS=${*:-idle-flood slowloris bad-input pepper kill9 kill9-pg pg-outage redis-outage revoke-rotate}
+SCENARIOS=${*:-idle-flood slowloris bad-input pepper kill9 kill9-pg pg-outage redis-outage revoke-rotate abandon}
 HERE="$ROOT/scripts/reliability"
 POLICY="$ROOT/bench/unlimited-policy.toml"
 BIN=${RELIABILITY_BIN:-$ROOT/target/release/synaptiq}
@@ -177,6 +178,9 @@ for s in $SCENARIOS; do
     revoke-rotate)
         echo "== revoke-rotate: two nodes, one PostgreSQL; a key revoked, then one rotated, under load"
         faults revoke-rotate || status=1 ;;
+    abandon)
+        echo "== abandon: 4 clients hang up on lead creations 0-3 ms in, beside 2 writers and key changes (SQLite, ${PHASE} s)"
+        faults abandon || status=1 ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
 done
