@@ -319,3 +319,52 @@ async fn redis_buckets_are_shared_exact_and_fall_back() {
     );
     assert!(!a.degraded(), "those answers came from Redis");
 }
+
+/// A request refused by one bucket charges none of the others, in Redis or in this node's copy:
+/// a client retrying a minute-limited key does not eat into its daily quota.
+#[tokio::test]
+async fn a_refusal_by_one_bucket_charges_no_other() {
+    let Some(redis) = PrivateRedis::start(free_port()) else {
+        eprintln!(
+            "Redis rate-limit test SKIPPED: `redis-server` is not installed (apt-get install redis-server)"
+        );
+        return;
+    };
+    let limiter = RateLimiter::new(Some(
+        RedisBuckets::connect(&redis.url(), Duration::from_secs(2))
+            .await
+            .expect("redis"),
+    ));
+    let id = format!("key_{}", ulid::Ulid::new());
+    let buckets = [
+        Bucket {
+            rate: Rate::per_minute(3),
+            kind: BucketKind::Minute,
+        },
+        Bucket {
+            rate: Rate::per_day(50),
+            kind: BucketKind::Daily,
+        },
+    ];
+    for n in 0..3 {
+        let o = limiter.check(&id, &buckets, true).await;
+        assert!(o.refused.is_none(), "request {n} is within both budgets");
+    }
+    // What a dry run reports of the daily bucket now, with 3 requests charged to it.
+    let daily = |o: synaptiq_server::ratelimit::Outcome| o.verdicts[1].decision.remaining;
+    let before = daily(limiter.check(&id, &buckets, false).await);
+    assert!(
+        (46..=47).contains(&before),
+        "3 of 50 charged: {before} left"
+    );
+    for _ in 0..40 {
+        let o = limiter.check(&id, &buckets, true).await;
+        assert_eq!(o.refused, Some(0), "the minute bucket refuses");
+    }
+    assert_eq!(
+        daily(limiter.check(&id, &buckets, false).await),
+        before,
+        "the 40 refused requests charged the daily quota"
+    );
+    assert!(!limiter.degraded(), "Redis answered throughout");
+}

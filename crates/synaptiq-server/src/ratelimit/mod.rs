@@ -183,10 +183,21 @@ impl RateLimiter {
             && let Some(outcome) = Box::pin(self.check_redis(r, owner, slot, buckets, spend)).await
         {
             // Refusals too: they carry the bucket's state as Redis has it now (another node
-            // may have spent what this one last saw). When one of several buckets refuses,
-            // the others' reported state includes this request: stricter by one request.
+            // may have spent what this one last saw). But when one of several buckets refuses,
+            // only its state is exact: the others' includes this request, which nothing was
+            // charged for, so they keep their last copy (else every retry of a minute-limited
+            // key would eat into its daily quota once that copy reaches Redis).
             if spend {
-                self.local.shadow(owner, slot, buckets, &outcome.verdicts);
+                match outcome.refused {
+                    None => self.local.shadow(owner, slot, buckets, &outcome.verdicts),
+                    Some(i) => {
+                        if let (Some(b), Some(v)) =
+                            (buckets.get(i..=i), outcome.verdicts.get(i..=i))
+                        {
+                            self.local.shadow(owner, slot, b, v);
+                        }
+                    }
+                }
             }
             return outcome;
         }

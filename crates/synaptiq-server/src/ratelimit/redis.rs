@@ -12,10 +12,11 @@ use super::{Bucket, Outcome, Verdict};
 /// allowed, remaining, reset_after_us, retry_after_us.
 ///
 /// The floor is how far ahead of now the calling node's own copy of the bucket is (its shadow
-/// of Redis's earlier answers plus what it charged locally while Redis was away). A bucket is
-/// never taken as fuller than that: a Redis that restarted empty (it keeps nothing on disk) or
-/// lost the key does not hand out a fresh allowance. While Redis is healthy the floor is at
-/// most Redis's own state (it is a decayed copy of it), so it changes nothing.
+/// of Redis's earlier answers plus what it charged locally while Redis was away). It is used
+/// only for a bucket Redis does not hold: a Redis that restarted empty (it keeps nothing on
+/// disk) or lost the key starts the bucket from the node's copy, not from a fresh allowance.
+/// A bucket Redis holds is Redis's alone: the copy trails Redis by a round trip at least, and
+/// feeding it back on every call would charge each request that round trip again.
 const SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -27,7 +28,9 @@ for i = 1, #KEYS do
   local period = tonumber(ARGV[3 * i])
   local interval = math.max(math.floor(period / limit), 1)
   local capacity = interval * limit
-  local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), now + tonumber(ARGV[3 * i + 1]))
+  local stored = redis.call('GET', KEYS[i])
+  local tat = now + tonumber(ARGV[3 * i + 1])
+  if stored then tat = tonumber(stored) end
   local base = math.max(tat, now)
   local new_tat = base + interval
   if new_tat - now <= capacity then
