@@ -142,7 +142,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::Timestamp)?;
-    if (now - ts).abs() > TOLERANCE_SECS {
+    // `abs_diff`: a hostile timestamp such as i64::MIN must not overflow past this check.
+    if now.abs_diff(ts) > TOLERANCE_SECS.unsigned_abs() {
         return Err(VerifyError::Stale);
     }
     let given: Vec<Vec<u8>> = signature

@@ -98,6 +98,10 @@ fn signatures_verify_under_either_secret_of_a_rotation() {
         verify(&[&new], id, "1800000000", &header, body, late),
         Err(VerifyError::Stale)
     );
+    for hostile in ["-9223372036854775808", "9223372036854775807"] {
+        let r = verify(&[&new], id, hostile, &header, body, now);
+        assert_eq!(r, Err(VerifyError::Stale), "{hostile}");
+    }
     let early = ts - TOLERANCE_SECS - 1;
     assert_eq!(
         verify(&[&new], id, "1800000000", &header, body, early),
