@@ -147,9 +147,13 @@ macro_rules! impl_lead_store {
                         let mut conn = ListConn::new(self.writer().acquire().await?);
                         if let Err(e) = q.execute(conn.conn()).await {
                             // The list stopped at the failing statement, possibly inside
-                            // the transaction; without one, this ROLLBACK fails harmlessly.
-                            let _ = sqlx::query("ROLLBACK").execute(conn.conn()).await;
-                            conn.done();
+                            // the transaction. If this ROLLBACK fails (harmlessly when there
+                            // was none: `BEGIN` itself failed), the connection is closed
+                            // rather than pooled, in case a transaction is still open.
+                            match sqlx::query("ROLLBACK").execute(conn.conn()).await {
+                                Ok(_) => conn.done(),
+                                Err(_) => drop(conn),
+                            }
                             return Err(email_conflict(self, e, org, env, &lead.email).await);
                         }
                         conn.done();
