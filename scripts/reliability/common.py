@@ -39,6 +39,14 @@ async def legit_me(port, ctx, key, n, pause=0.0):
     return ok, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
 
 
+def skipped(scenario, why):
+    """Reports a scenario this machine cannot run: a pass, unless RELIABILITY_STRICT=1 (CI,
+    which installs what every scenario needs, so a skip there is a failure)."""
+    strict = os.environ.get("RELIABILITY_STRICT") == "1"
+    print(f"{scenario} skipped: {why}" + (" (RELIABILITY_STRICT=1: a failure)" if strict else ""))
+    return 1 if strict else 0
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

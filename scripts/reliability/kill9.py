@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from common import Client, PrivateCluster, Server
+from common import Client, PrivateCluster, Server, skipped
 
 
 def writer(port, ctx, key, n, acked, stop):
@@ -58,8 +58,7 @@ def main():
     if a.postgres:
         cluster = PrivateCluster.create()
         if cluster is None:
-            print("KILL9 postgres skipped: no initdb/runuser here, or not root")
-            return 0
+            return skipped("KILL9 postgres", "no initdb/runuser here, or not root")
     try:
         return run(a, cluster)
     finally:

@@ -18,7 +18,8 @@
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
 # requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SLOW (800 slow
 # heads), RELIABILITY_PHASE (20 s per Redis phase, and the abandon run's length),
-# RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary).
+# RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary),
+# RELIABILITY_STRICT=1 (a scenario this machine cannot run fails instead of passing; CI sets it).
 # The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3
 # RELIABILITY_SLOW=100 RELIABILITY_PHASE=5.
 #

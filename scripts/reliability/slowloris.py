@@ -74,8 +74,10 @@ async def main():
           f"cut_max_s={times[-1] if times else 0:.1f}")
     print(f"LEGIT requests={a.requests} ok={ok} success={ok / a.requests:.4f} "
           f"p50_ms={p50 * 1000:.1f} p99_ms={p99 * 1000:.1f}")
-    good = ok / a.requests >= 0.99 and never == 0 and (not times or
-                                                       times[-1] <= a.header_timeout + 3)
+    # Every slow head must have been taken in and then cut at the header timeout: one refused
+    # at connect proves nothing about the timeout.
+    good = (ok / a.requests >= 0.99 and never == 0 and len(times) == a.conns
+            and times[-1] <= a.header_timeout + 3)
     return 0 if good else 1
 
 
