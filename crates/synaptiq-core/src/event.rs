@@ -7,14 +7,14 @@
 
 use std::fmt;
 
-/// Declares [`EventKind`] from `Variant => "wire.name"` lines, keeping the name table and
-/// [`EventKind::ALL`] in one place.
+/// Declares [`EventKind`] from `Variant => "wire.name", "description"` lines, keeping the name
+/// table, the descriptions and [`EventKind::ALL`] in one place.
 macro_rules! event_kinds {
-    ($($(#[$doc:meta])* $variant:ident => $wire:literal,)+) => {
+    ($($variant:ident => $wire:literal, $what:literal,)+) => {
         /// What happened. The wire name (`key.created`) is [`EventKind::as_str`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum EventKind {
-            $($(#[$doc])* $variant,)+
+            $(#[doc = $what] $variant,)+
         }
 
         impl EventKind {
@@ -27,35 +27,47 @@ macro_rules! event_kinds {
                     $(EventKind::$variant => $wire,)+
                 }
             }
+
+            /// What it means, one sentence (the webhook event catalogue shows it).
+            pub const fn description(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $what,)+
+                }
+            }
         }
     };
 }
 
 event_kinds! {
-    /// A key was issued (by the API, the dashboard, the CLI, a rotation or the first run).
     KeyCreated => "key.created",
-    /// A key was rotated: it now ends at its grace deadline.
-    KeyRotated => "key.rotated",
-    /// A key was revoked.
-    KeyRevoked => "key.revoked",
-    /// A key's expiry time passed (recorded once, by the sweep).
-    KeyExpired => "key.expired",
-    /// A key crossed the network in clear (plain HTTP).
-    KeyExposed => "key.exposed",
-    /// A key's name or allow-list changed.
-    KeyUpdated => "key.updated",
-    /// A key was deleted.
-    KeyDeleted => "key.deleted",
-    /// A lead was created.
-    LeadCreated => "lead.created",
-    /// A lead changed.
-    LeadUpdated => "lead.updated",
-    /// A lead's status became `qualified` (recorded beside `lead.updated`).
+        "A key was issued (by the API, the dashboard, the CLI, a rotation or the first run).",
+    KeyRotated => "key.rotated", "A key was rotated: it now ends at its grace deadline.",
+    KeyRevoked => "key.revoked", "A key was revoked.",
+    KeyExpired => "key.expired", "A key's expiry time passed (recorded once, by the sweep).",
+    KeyExposed => "key.exposed", "A key crossed the network in clear (plain HTTP).",
+    KeyUpdated => "key.updated", "A key's name or allow-list changed.",
+    KeyDeleted => "key.deleted", "A key was deleted.",
+    LeadCreated => "lead.created", "A lead was created.",
+    LeadUpdated => "lead.updated", "A lead changed.",
     LeadQualified => "lead.qualified",
-    /// A lead's status became `converted` (recorded beside `lead.updated`).
+        "A lead's status became `qualified` (recorded beside `lead.updated`).",
     LeadConverted => "lead.converted",
-    /// A lead was deleted.
-    LeadDeleted => "lead.deleted",
+        "A lead's status became `converted` (recorded beside `lead.updated`).",
+    LeadDeleted => "lead.deleted", "A lead was deleted.",
+    ConversationStarted => "conversation.started", "A visitor started a conversation.",
+    ConversationCompleted => "conversation.completed", "A conversation ended.",
+    ConversationHandoff => "conversation.handoff",
+        "A conversation was handed off to a human.",
+    MessageReceived => "message.received", "A visitor's message arrived.",
+    MessageSent => "message.sent", "The agent (or a human) answered.",
+    IntentHighValue => "intent.high_value", "A visitor showed high buying intent.",
+    KnowledgeDocumentReady => "knowledge.document.ready",
+        "A knowledge-base document was processed and can be searched.",
+    KnowledgeDocumentFailed => "knowledge.document.failed",
+        "A knowledge-base document could not be processed.",
+    WebhookTest => "webhook.test", "A test delivery, sent on request.",
+    WebhookEndpointDisabled => "webhook.endpoint.disabled",
+        "A webhook endpoint was disabled after failing deliveries (or a `410`).",
 }
 
 impl EventKind {
@@ -78,6 +90,21 @@ impl EventKind {
                 | EventKind::KeyUpdated
                 | EventKind::KeyDeleted
         )
+    }
+
+    /// Whether webhook endpoints can subscribe to this kind (the catalogue of
+    /// `GET /api/v1/webhooks/event-types`): all but a key's renaming and deletion, which
+    /// concern only the key's owner and are in the audit log.
+    pub const fn in_webhook_catalogue(self) -> bool {
+        !matches!(self, EventKind::KeyUpdated | EventKind::KeyDeleted)
+    }
+
+    /// The kinds webhook endpoints can subscribe to, in declaration order.
+    pub fn webhook_catalogue() -> impl Iterator<Item = EventKind> {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| k.in_webhook_catalogue())
     }
 
     /// The audited kinds, in the order the dashboard's filter offers them.
@@ -106,6 +133,43 @@ mod tests {
             assert!(!resource.is_empty() && !verb.is_empty());
         }
         assert_eq!(EventKind::parse("key.unknown"), None);
+    }
+
+    /// The catalogue of the webhooks issue, exactly.
+    #[test]
+    fn the_webhook_catalogue() {
+        let mut names: Vec<&str> = EventKind::webhook_catalogue()
+            .map(EventKind::as_str)
+            .collect();
+        names.sort_unstable();
+        let mut want = vec![
+            "lead.created",
+            "lead.updated",
+            "lead.qualified",
+            "lead.converted",
+            "lead.deleted",
+            "conversation.started",
+            "conversation.completed",
+            "conversation.handoff",
+            "message.received",
+            "message.sent",
+            "intent.high_value",
+            "key.created",
+            "key.rotated",
+            "key.revoked",
+            "key.expired",
+            "key.exposed",
+            "knowledge.document.ready",
+            "knowledge.document.failed",
+            "webhook.test",
+            "webhook.endpoint.disabled",
+        ];
+        want.sort_unstable();
+        assert_eq!(names, want);
+        for k in EventKind::webhook_catalogue() {
+            let d = k.description();
+            assert!(d.ends_with('.') && d.len() > 10, "{k}: {d}");
+        }
     }
 
     #[test]
