@@ -35,8 +35,7 @@ async def legit_me(port, ctx, key, n, pause=0.0):
         lat.append(time.monotonic() - t)
         if pause:
             await asyncio.sleep(pause)
-    lat.sort()
-    return ok, lat[len(lat) // 2], lat[int(len(lat) * 0.99) - 1]
+    return ok, pct(lat, 0.5), pct(lat, 0.99)
 
 
 def skipped(scenario, why):
