@@ -33,8 +33,9 @@ const MIN_LEN: usize = 24;
 const MAX_LEN: usize = 64;
 
 /// A webhook signing secret. `Debug` is redacted; [`WebhookSecret::encoded`] is the only way
-/// to its text, for the one answer that shows it and for storage.
-#[derive(Clone, PartialEq, Eq)]
+/// to its text, for the one answer that shows it and for storage. No `PartialEq`: a secret is
+/// only ever compared through a signature, in constant time ([`verify`]).
+#[derive(Clone)]
 pub struct WebhookSecret(Vec<u8>);
 
 /// Why a supplied secret was refused.

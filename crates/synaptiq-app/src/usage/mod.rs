@@ -334,9 +334,8 @@ fn slot_of<'m>(keys: &'m mut Map<ShortKey, Slot>, key_id: &str) -> &'m Slot {
     keys.entry(ShortKey::new(key_id)).or_default()
 }
 
-/// Adds one answer with HTTP status `status` at `at` to the counters (1xx/3xx are not counted).
-fn add_count(usage: &mut KeyUsage, key: &KeyRecord, at: Timestamp, status: u16) {
-    let code = status;
+/// Adds one answer with HTTP status `code` at `at` to the counters (1xx/3xx are not counted).
+fn add_count(usage: &mut KeyUsage, key: &KeyRecord, at: Timestamp, code: u16) {
     if !(200..300).contains(&code) && code < 400 {
         return;
     }

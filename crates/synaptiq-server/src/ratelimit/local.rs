@@ -194,7 +194,8 @@ impl LocalBuckets {
     }
 
     /// How far ahead of now each of `buckets` is in this process (0 for one it has not seen):
-    /// the floor a global check starts from ([`super::redis`]). Makes no slot.
+    /// where a global check starts a bucket Redis does not hold ([`super::redis`]). Makes no
+    /// slot.
     pub fn backlog_ns(
         &self,
         owner: &str,

@@ -86,8 +86,8 @@ impl RedisBuckets {
         })
     }
 
-    /// One round trip: checks (and charges) all buckets atomically, none taken as fuller than
-    /// its `floors_ns` (this node's own backlog of each bucket, see [`SCRIPT`]).
+    /// One round trip: checks (and charges) all buckets atomically; a bucket Redis does not
+    /// hold starts from `floors_ns` (this node's own backlog of it, see [`SCRIPT`]).
     pub async fn check(
         &self,
         owner: &str,
