@@ -20,6 +20,7 @@ check synaptiq-types sqlx axum hyper reqwest tokio
 check synaptiq-store axum hyper reqwest
 check synaptiq-app axum hyper reqwest tower
 check synaptiq-dashboard reqwest
+check synaptiq-webhooks axum
 check synaptiq-client sqlx axum
 [ "$fail" = 0 ] && echo "layering: ok"
 exit "$fail"

@@ -10,6 +10,7 @@
 //! - [`leads`]: lead use cases.
 //! - [`audit`]: the audit log with its keys and actors named.
 //! - [`sessions`]: dashboard sign-in and sign-out.
+//! - [`webhooks`]: webhook endpoints, their URL and address rules, the event catalogue.
 //!
 //! Every change is recorded by the store together with its event, in one transaction
 //! (`synaptiq_store::NewEvent`); the [`Actor`] passed here is who the event names.
@@ -24,6 +25,7 @@ pub mod leads;
 pub mod peppers;
 pub mod sessions;
 pub mod usage;
+pub mod webhooks;
 
 pub use synaptiq_store::Actor;
 
@@ -48,12 +50,24 @@ impl AuthCache for NoAuthCache {
 pub struct Services {
     store: Arc<dyn Store>,
     auth_cache: Arc<dyn AuthCache>,
+    /// What webhook URLs may reach.
+    webhooks: webhooks::WebhookPolicy,
 }
 
 impl Services {
     /// The use cases over `store`, invalidating `auth_cache` after key changes.
     pub fn new(store: Arc<dyn Store>, auth_cache: Arc<dyn AuthCache>) -> Self {
-        Self { store, auth_cache }
+        Self {
+            store,
+            auth_cache,
+            webhooks: webhooks::WebhookPolicy::default(),
+        }
+    }
+
+    /// These services with the operator's webhook policy (default: https to public
+    /// addresses only).
+    pub fn with_webhook_policy(self, webhooks: webhooks::WebhookPolicy) -> Self {
+        Self { webhooks, ..self }
     }
 
     /// Called after every change authentication depends on.

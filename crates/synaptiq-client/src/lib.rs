@@ -13,6 +13,8 @@
 //! `code` (`unauthorized`, `rate_limit_exceeded`, …) rather than on status numbers. The key is
 //! kept out of `Debug` output.
 
+pub mod webhook;
+
 use std::fmt;
 
 use reqwest::{Method, StatusCode};

@@ -142,6 +142,25 @@ prefixed_id!(
     /// An audit event.
     AuditEventId, "aud_", "audit event"
 );
+prefixed_id!(
+    /// A webhook endpoint.
+    WebhookEndpointId, "whep_", "webhook endpoint"
+);
+prefixed_id!(
+    /// An event as webhooks carry it (`webhook-id`); the same ULID as its `aud_` row.
+    EventId, "evt_", "event"
+);
+
+impl EventId {
+    /// The webhook id of the event recorded as `aud`: the same ULID under `evt_`.
+    pub fn of(aud: &AuditEventId) -> Self {
+        let ulid = aud
+            .as_str()
+            .get(AuditEventId::PREFIX.len()..)
+            .unwrap_or_default();
+        Self(format!("{}{ulid}", Self::PREFIX))
+    }
+}
 
 #[cfg(test)]
 mod tests {

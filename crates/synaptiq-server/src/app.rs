@@ -67,7 +67,8 @@ impl App {
         let public_url: Arc<str> = Arc::from(config.public_url.trim_end_matches('/'));
         let pages = PageCache::with_capacity(config.page_cache_bytes);
         let keys = Arc::new(KeyCache::default());
-        let services = Services::new(store.clone(), keys.clone());
+        let services =
+            Services::new(store.clone(), keys.clone()).with_webhook_policy(config.webhooks);
         AppState(Arc::new(App {
             breaker: crate::breaker::Breaker::new(store.clone()),
             store,

@@ -82,6 +82,8 @@ pub struct ServerConfig {
     pub cache_poll_interval: Duration,
     /// How often last-use facts are written and expired keys are swept.
     pub housekeeping_interval: Duration,
+    /// What webhook URLs may reach (`--webhook-allow-http`, `--webhook-allow-private`).
+    pub webhooks: synaptiq_app::webhooks::WebhookPolicy,
 }
 
 impl ServerConfig {
@@ -111,6 +113,7 @@ impl ServerConfig {
             redis_url: None,
             housekeeping_interval: Duration::from_secs(5),
             rate_policy: synaptiq_core::plan::RatePolicy::default(),
+            webhooks: synaptiq_app::webhooks::WebhookPolicy::default(),
         }
     }
 }

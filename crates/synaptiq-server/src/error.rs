@@ -128,6 +128,17 @@ impl From<synaptiq_app::keys::RotateError> for ApiError {
     }
 }
 
+impl From<synaptiq_app::webhooks::WebhookError> for ApiError {
+    fn from(e: synaptiq_app::webhooks::WebhookError) -> Self {
+        use synaptiq_app::webhooks::WebhookError;
+        match e {
+            WebhookError::Invalid(f) => f.into(),
+            WebhookError::NotFound => ApiError::not_found("webhook endpoint"),
+            WebhookError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -47,6 +47,24 @@ fn expected(method: &Method, path: &str, who: Who) -> StatusCode {
         ("POST", "/api/v1/keys" | "/api/v1/keys/{id}/rotate") => S::CREATED,
         ("PATCH", "/api/v1/keys/{id}") | ("POST", "/api/v1/keys/{id}/revoke") => S::OK,
         ("DELETE", "/api/v1/keys/{id}") => S::NO_CONTENT,
+        (
+            "GET",
+            "/api/v1/webhooks"
+            | "/api/v1/webhooks/event-types"
+            | "/api/v1/webhooks/{id}"
+            | "/api/v1/webhooks/{id}/deliveries",
+        ) => S::OK,
+        ("POST", "/api/v1/webhooks") => S::CREATED,
+        ("PATCH", "/api/v1/webhooks/{id}") | ("POST", "/api/v1/webhooks/{id}/rotate-secret") => {
+            S::OK
+        }
+        ("DELETE", "/api/v1/webhooks/{id}") => S::NO_CONTENT,
+        (
+            "POST",
+            "/api/v1/webhooks/{id}/test"
+            | "/api/v1/webhooks/{id}/recover"
+            | "/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver",
+        ) => S::ACCEPTED,
         _ => panic!("route {method} {path} is missing from the authorization matrix"),
     };
     let needed = routes::rule_scope(method, path);
@@ -134,13 +152,21 @@ async fn authorization_matrix_covers_every_route() {
             n += 1;
             let key = key_of(&t, who);
             // Every object referenced by id belongs to organization A, live.
+            let mut delivery = String::new();
             let id = if def.path.starts_with("/api/v1/keys/") {
                 t.key_id(Environment::Live, Scope::Read).await
+            } else if def.path.starts_with("/api/v1/webhooks/") {
+                let (endpoint, event) = webhook_with_delivery(&t).await;
+                delivery = event;
+                endpoint
             } else {
                 t.lead(&t.keys.a_live_admin, &format!("m{n}@example.com"))
                     .await
             };
-            let path = def.path.replace("{id}", &id);
+            let path = def
+                .path
+                .replace("{id}", &id)
+                .replace("{deliveryId}", &delivery);
             let path = if def.path.ends_with("/search") {
                 format!("{path}?q=example")
             } else {
@@ -152,6 +178,11 @@ async fn authorization_matrix_covers_every_route() {
                 ("POST", "/api/v1/keys") => Some(json!({"name": "matrix", "scope": "read"})),
                 ("PATCH", "/api/v1/keys/{id}") => Some(json!({"name": "renamed"})),
                 ("POST", "/api/v1/keys/{id}/rotate") => Some(json!({"gracePeriodSeconds": 60})),
+                ("POST", "/api/v1/webhooks") => Some(json!({"url": PUBLIC_URL, "events": ["*"]})),
+                ("PATCH", "/api/v1/webhooks/{id}") => Some(json!({"description": "matrix"})),
+                ("POST", "/api/v1/webhooks/{id}/recover") => Some(json!({
+                    "since": synaptiq_types::time::Timestamp::now().plus_seconds(-3600).to_iso()
+                })),
                 _ => None,
             };
             let r = t.call(def.method.clone(), &path, key, body).await;
@@ -173,6 +204,25 @@ async fn authorization_matrix_covers_every_route() {
         }
     }
     assert!(checked >= 6 * 15, "only {checked} cells checked");
+}
+
+/// A public address literal: accepted by the SSRF guard without DNS; nothing is delivered
+/// here (no worker runs in these tests).
+const PUBLIC_URL: &str = "https://93.184.216.34/hook";
+
+/// An endpoint of organization A (live) with one test delivery: (endpoint id, event id).
+async fn webhook_with_delivery(t: &TestApp) -> (String, String) {
+    let admin = Some(t.keys.a_live_admin.as_str());
+    let body = json!({"url": PUBLIC_URL, "events": ["lead.created"]});
+    let r = t
+        .call(Method::POST, "/api/v1/webhooks", admin, Some(body))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap_or_default().to_owned();
+    let path = format!("/api/v1/webhooks/{id}/test");
+    let r = t.call(Method::POST, &path, admin, None).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    (id, r.body["id"].as_str().unwrap_or_default().to_owned())
 }
 
 /// Every request's outermost future is created and moved whole, so its size is a cost paid on

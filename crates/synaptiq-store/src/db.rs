@@ -25,6 +25,8 @@ pub(crate) trait Cols {
     fn opt_int(&self, col: &str) -> Result<Option<i64>>;
     /// An INTEGER column.
     fn int4(&self, col: &str) -> Result<i32>;
+    /// A BOOLEAN column.
+    fn boolean(&self, col: &str) -> Result<bool>;
 
     /// A nullable BIGINT timestamp column.
     fn opt_time(&self, col: &str) -> Result<Option<Timestamp>> {
@@ -39,6 +41,7 @@ where
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn text(&self, col: &str) -> Result<String> {
         Ok(self.try_get(col)?)
@@ -53,6 +56,9 @@ where
         Ok(self.try_get(col)?)
     }
     fn int4(&self, col: &str) -> Result<i32> {
+        Ok(self.try_get(col)?)
+    }
+    fn boolean(&self, col: &str) -> Result<bool> {
         Ok(self.try_get(col)?)
     }
 }

@@ -32,6 +32,7 @@ pub mod sqlite;
 pub mod store;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 pub use error::{Result, StoreError};
 pub use events::{Actor, AuditFilter, AuditStore, EventRecord, NewEvent, Subject};
@@ -44,4 +45,8 @@ pub use store::Store;
 pub use usage::{UsageCount, UsageStore};
 pub use users::{
     NewSession, Role, SessionHash, SessionRecord, SessionStore, UserRecord, UserStore,
+};
+pub use webhooks::{
+    AttemptOutcome, ClaimedDelivery, DeliveryRecord, EndpointRecord, EventFilter, Next,
+    WebhookStore,
 };

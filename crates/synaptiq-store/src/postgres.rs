@@ -94,6 +94,8 @@ impl PgStore {
     /// expressions (migration 0004) through the `LIKE` conditions themselves.
     const SEARCH_INDEX: SearchIndex = SearchIndex::Like;
     pub(crate) const PLACEHOLDERS: Placeholders = Placeholders::Numbered;
+    /// A claim locks its deliveries and skips those another node is claiming.
+    const CLAIM_LOCK: &'static str = " FOR UPDATE OF d SKIP LOCKED";
     const LOCK_HELD: &'static str = "its row lock";
     /// The extended protocol takes one statement per message (with parameters).
     const ONE_MESSAGE_CHANGES: bool = false;

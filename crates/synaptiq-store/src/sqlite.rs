@@ -161,6 +161,8 @@ impl SqliteStore {
     const SEARCH_INDEX: SearchIndex = SearchIndex::Fts5;
     /// Anonymous `?` in long multi-row statements (see `batch`).
     pub(crate) const PLACEHOLDERS: Placeholders = Placeholders::Anonymous;
+    /// The write lock held by [`Self::begin_write`] makes a claim exclusive.
+    const CLAIM_LOCK: &'static str = "";
     const LOCK_HELD: &'static str = "the write lock";
     /// A change whose statements need no answers in between is sent to the writer thread as
     /// one statement list, `BEGIN IMMEDIATE; …; COMMIT` (sqlx binds `$n` across the list):

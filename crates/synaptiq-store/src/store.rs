@@ -1,7 +1,7 @@
 //! [`Store`], everything the server needs from storage, and [`impl_store!`], which implements
 //! every resource's trait for one backend.
 //!
-//! Each resource folder (`orgs/`, `users/`, `keys/`, `peppers/`, `usage/`, `leads/`, `events/`) holds its
+//! Each resource folder (`orgs/`, `users/`, `keys/`, `peppers/`, `usage/`, `leads/`, `events/`, `webhooks/`) holds its
 //! trait and records (`mod.rs`), its SQL and row mapping (`sql.rs`) and its implementation
 //! (`imp.rs`), written once as a macro both backends expand. Each such macro expands to `impl …Store for $store`, given the store type and its sqlx
 //! database. sqlx runtime queries are source-identical on SQLite and PostgreSQL, so one body
@@ -42,6 +42,7 @@ use crate::orgs::OrgStore;
 use crate::peppers::PepperStore;
 use crate::usage::UsageStore;
 use crate::users::{SessionStore, UserStore};
+use crate::webhooks::WebhookStore;
 
 /// Everything the server needs from storage.
 #[async_trait]
@@ -54,6 +55,7 @@ pub trait Store:
     + SessionStore
     + UsageStore
     + AuditStore
+    + WebhookStore
     + Send
     + Sync
 {
@@ -83,17 +85,24 @@ macro_rules! impl_store {
         $crate::usage::impl_usage_store!($store);
         $crate::leads::impl_lead_store!($store, $db);
         $crate::events::impl_audit_store!($store);
+        $crate::webhooks::impl_webhook_store!($store, $db);
 
         const _: () = {
             use async_trait::async_trait;
 
-            use synaptiq_core::ids::AuditEventId;
+            use sqlx::AssertSqlSafe;
+            use synaptiq_core::ids::{AuditEventId, EventId};
             use synaptiq_types::time::Timestamp;
 
             use $crate::db::BUMP_EPOCH;
             use $crate::error::{Result, StoreError};
             use $crate::events::NewEvent;
             use $crate::events::sql::INSERT_EVENT;
+            use $crate::webhooks::sql::outbox_from;
+
+            /// The outbox statements, numbered from `$1`.
+            static OUTBOX: std::sync::LazyLock<[String; 3]> =
+                std::sync::LazyLock::new(|| outbox_from(1));
             use $crate::store::Store;
 
             impl $store {
@@ -148,8 +157,38 @@ macro_rules! impl_store {
                         Self::bind_event(sqlx::query(INSERT_EVENT), ev, &id, now)
                             .execute(&mut *tx)
                             .await?;
+                        if ev.for_webhooks().is_some() {
+                            let evt = EventId::of(&id);
+                            for sql in OUTBOX.iter() {
+                                Self::bind_outbox(
+                                    sqlx::query(AssertSqlSafe(sql.as_str())),
+                                    ev,
+                                    &evt,
+                                    now,
+                                )
+                                .execute(&mut *tx)
+                                .await?;
+                            }
+                        }
                     }
                     Ok(())
+                }
+
+                /// Binds the seven values of the outbox statements (`outbox_from`) after
+                /// `q`'s own.
+                pub(crate) fn bind_outbox<'q>(
+                    q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+                    ev: &'q NewEvent,
+                    evt: &'q EventId,
+                    now: Timestamp,
+                ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+                    q.bind(evt.as_str())
+                        .bind(ev.org_id.as_str())
+                        .bind(ev.environment.as_str())
+                        .bind(ev.kind.as_str())
+                        .bind(ev.subject.id())
+                        .bind(ev.for_webhooks().unwrap_or("null"))
+                        .bind(now.millis())
                 }
 
                 /// Binds the ten values of an event insert ([`INSERT_EVENT`]) after `q`'s own.

@@ -18,6 +18,7 @@ pub mod me;
 pub mod pagination;
 pub mod time;
 pub mod validate;
+pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use validate::FieldError;

@@ -76,6 +76,12 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run the webhook delivery worker alone (for operators who run it apart from `serve`;
+    /// start `serve` with --no-webhook-worker then).
+    Worker(WebhookArgs),
+    /// Webhook tools for developers.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Find Synaptiq keys with valid checksums in files (exit 1 when any is found).
     Scan {
         /// Files or directories to scan.
@@ -186,6 +192,50 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "SYNAPTIQ_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// What webhooks may reach.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+    /// Do not deliver webhooks from this process (a `synaptiq worker` does).
+    #[arg(long, env = "SYNAPTIQ_NO_WEBHOOK_WORKER")]
+    pub no_webhook_worker: bool,
+}
+
+/// What webhook URLs may reach (shared by `serve` and `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Allow plain http:// webhook URLs (development only).
+    #[arg(long, env = "SYNAPTIQ_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: bool,
+    /// Allow webhooks to loopback, private and link-local addresses (development and tests:
+    /// a receiver on 127.0.0.1 needs it). Off, such addresses are refused when an endpoint is
+    /// added and again at every delivery.
+    #[arg(long, env = "SYNAPTIQ_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+}
+
+impl WebhookArgs {
+    /// As the application's policy.
+    pub fn policy(&self) -> synaptiq_app::webhooks::WebhookPolicy {
+        synaptiq_app::webhooks::WebhookPolicy {
+            allow_http: self.webhook_allow_http,
+            allow_private: self.webhook_allow_private,
+        }
+    }
+}
+
+/// `synaptiq webhook …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// A local receiver: verifies each delivery's signature and prints it.
+    Listen {
+        /// Port on 127.0.0.1.
+        #[arg(long, default_value_t = 8787)]
+        port: u16,
+        /// The endpoint's secret (`whsec_…`); without it one is generated and printed, to
+        /// pass as `secret` when you add the endpoint.
+        #[arg(long, env = "SYNAPTIQ_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
 }
 
 /// `synaptiq org …`.
@@ -301,5 +351,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { to } => crate::backup::backup(&cli.global, &to).await,
         Command::Restore { from, force } => crate::backup::restore(&cli.global, &from, force).await,
         Command::Scan { paths } => crate::scan::scan(&paths),
+        Command::Worker(args) => crate::webhook::worker(&cli.global, &args).await,
+        Command::Webhook(WebhookCommand::Listen { port, secret }) => {
+            crate::webhook::listen(port, secret).await
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! - [`serve`]: `synaptiq serve`, including the first-run bootstrap.
 //! - [`admin`]: `org`, `key`, `user` and `migrate`.
 //! - [`scan`]: `key check` and `scan` (offline).
+//! - [`webhook`]: `worker` (webhook deliveries alone) and `webhook listen`.
 
 mod admin;
 mod backup;
@@ -14,6 +15,7 @@ mod config_file;
 mod scan;
 mod serve;
 mod setup;
+mod webhook;
 
 /// Flags, then `SYNAPTIQ_*` variables, then `synaptiq.toml` (values become flag defaults).
 fn parse_cli() -> anyhow::Result<cli::Cli> {

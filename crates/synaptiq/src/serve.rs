@@ -70,6 +70,7 @@ fn config(g: &Global, a: &ServeArgs) -> Result<ServerConfig> {
     c.idle_timeout = Duration::from_secs(a.idle_timeout_secs.max(1));
     c.page_cache_bytes = a.page_cache_mb.saturating_mul(1024 * 1024);
     c.redis_url = a.redis_url.clone();
+    c.webhooks = a.webhooks.policy();
     if let Some(path) = &a.rate_policy {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
@@ -227,7 +228,24 @@ pub async fn run(g: &Global, args: ServeArgs) -> Result<ExitCode> {
         println!("Plain HTTP on {addr} answers 403 https_required");
     }
     tracing::info!(addr = %bound.local_addr, "listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = if args.no_webhook_worker {
+        None
+    } else {
+        Some(crate::webhook::spawn_worker(
+            store.clone(),
+            &args.webhooks,
+            stop_rx,
+        )?)
+    };
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
     bound.run(synaptiq_dashboard::routes(), shutdown).await?;
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
     println!("Synaptiq stopped.");
     Ok(ExitCode::SUCCESS)
 }

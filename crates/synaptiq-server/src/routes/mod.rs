@@ -12,6 +12,8 @@ pub mod health;
 pub mod keys;
 pub mod leads;
 pub mod me;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -232,6 +234,8 @@ pub const RESOURCES: &[Resource] = &[
     leads::RESOURCE,
     keys::RESOURCE,
     audit::RESOURCE,
+    webhooks::RESOURCE,
+    webhook_deliveries::RESOURCE,
 ];
 
 /// The table: every resource's routes. Read it as the server's map. (The dashboard's pages

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use synaptiq_core::event::EventKind;
-use synaptiq_core::ids::{KeyId, LeadId, OrgId};
+use synaptiq_core::ids::{KeyId, LeadId, OrgId, WebhookEndpointId};
 use synaptiq_core::scope::Environment;
 use synaptiq_types::audit::AuditEvent;
 use synaptiq_types::pagination::PageRequest;
@@ -66,6 +66,8 @@ pub enum Subject {
     Key(KeyId),
     /// A lead.
     Lead(LeadId),
+    /// A webhook endpoint.
+    Endpoint(WebhookEndpointId),
 }
 
 impl Subject {
@@ -74,6 +76,7 @@ impl Subject {
         match self {
             Subject::Key(k) => k.as_str(),
             Subject::Lead(l) => l.as_str(),
+            Subject::Endpoint(e) => e.as_str(),
         }
     }
 
@@ -81,7 +84,7 @@ impl Subject {
     pub fn key_id(&self) -> Option<&KeyId> {
         match self {
             Subject::Key(k) => Some(k),
-            Subject::Lead(_) => None,
+            Subject::Lead(_) | Subject::Endpoint(_) => None,
         }
     }
 }
@@ -100,6 +103,9 @@ pub struct NewEvent {
     pub subject: Subject,
     /// Who did it.
     pub actor: Actor,
+    /// The subject as the API shows it after the change (JSON), for webhooks: an event of
+    /// the webhook catalogue with data goes to the outbox of every endpoint that wants it.
+    pub data: Option<String>,
 }
 
 impl NewEvent {
@@ -117,18 +123,38 @@ impl NewEvent {
             kind,
             subject,
             actor: actor.clone(),
+            data: None,
         }
     }
 
-    /// The event `kind` about key `k`, by `actor`.
+    /// This event with the subject's JSON, as webhooks carry it.
+    pub fn with_data(self, data: String) -> Self {
+        Self {
+            data: Some(data),
+            ..self
+        }
+    }
+
+    /// Whether webhook endpoints may want it (see [`NewEvent::data`]).
+    pub(crate) fn for_webhooks(&self) -> Option<&str> {
+        self.data
+            .as_deref()
+            .filter(|_| self.kind.in_webhook_catalogue())
+    }
+
+    /// The event `kind` about key `k`, by `actor`, with the key as the API shows it.
     pub fn about_key(k: &KeyRecord, kind: EventKind, actor: &Actor) -> Self {
-        Self::new(
+        let ev = Self::new(
             &k.org_id,
             k.environment,
             kind,
             Subject::Key(k.id.clone()),
             actor,
-        )
+        );
+        match serde_json::to_string(&k.to_wire(Timestamp::now())) {
+            Ok(data) => ev.with_data(data),
+            Err(_) => ev,
+        }
     }
 }
 

@@ -9,7 +9,7 @@ macro_rules! impl_lead_store {
             // are bound.
             use sqlx::AssertSqlSafe;
             use synaptiq_core::event::EventKind;
-            use synaptiq_core::ids::{AuditEventId, LeadId, OrgId};
+            use synaptiq_core::ids::{AuditEventId, EventId, LeadId, OrgId};
             use synaptiq_core::scope::Environment;
             use synaptiq_types::leads::{LeadListQuery, LeadStatus};
             use synaptiq_types::pagination::PageRequest;
@@ -25,6 +25,7 @@ macro_rules! impl_lead_store {
                 search_patterns,
             };
             use $crate::leads::{LeadChange, LeadRecord, LeadStore};
+            use $crate::webhooks::sql::outbox_from;
 
             /// Turns a unique violation on the email into a `Conflict` naming the lead that
             /// holds it.
@@ -81,15 +82,17 @@ macro_rules! impl_lead_store {
                 Ok((leads, count(total)))
             }
 
-            /// The event `kind` about lead `id`, by `actor`.
+            /// The event `kind` about lead `id`, by `actor`, with `data` (the lead as the API
+            /// shows it after the change) for webhooks.
             fn lead_event(
                 org: &OrgId,
                 env: Environment,
                 id: &LeadId,
                 kind: EventKind,
                 actor: &Actor,
+                data: String,
             ) -> NewEvent {
-                NewEvent::new(org, env, kind, Subject::Lead(id.clone()), actor)
+                NewEvent::new(org, env, kind, Subject::Lead(id.clone()), actor).with_data(data)
             }
 
             /// Binds the eighteen values of [`INSERT_LEAD`] to `q`.
@@ -131,19 +134,25 @@ macro_rules! impl_lead_store {
                     actor: &Actor,
                 ) -> Result<()> {
                     let (tags, custom) = (json(&lead.tags)?, json(&lead.custom_fields)?);
-                    let event = lead_event(org, env, &lead.id, EventKind::LeadCreated, actor);
+                    let data = json(&lead.clone().into_wire())?;
+                    let event = lead_event(org, env, &lead.id, EventKind::LeadCreated, actor, data);
                     if Self::ONE_MESSAGE_CHANGES {
                         // The whole transaction as one statement list: one trip to SQLite's
-                        // writer thread instead of four (BEGIN, lead, event, COMMIT).
+                        // writer thread instead of seven (BEGIN, lead, event, the three
+                        // outbox statements, COMMIT).
                         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
                             format!(
-                                "BEGIN IMMEDIATE; {INSERT_LEAD}; {}; COMMIT",
-                                insert_event_from(19)
+                                "BEGIN IMMEDIATE; {INSERT_LEAD}; {}; {}; COMMIT",
+                                insert_event_from(19),
+                                outbox_from(29).join("; ")
                             )
                         });
                         let id = AuditEventId::generate();
+                        let evt = EventId::of(&id);
+                        let now = Timestamp::now();
                         let q = bind_lead(sqlx::query(SQL.as_str()), org, env, lead, tags, custom);
-                        let q = Self::bind_event(q, &event, &id, Timestamp::now());
+                        let q = Self::bind_event(q, &event, &id, now);
+                        let q = Self::bind_outbox(q, &event, &evt, now);
                         let mut conn = ListConn::new(self.writer().acquire().await?);
                         if let Err(e) = q.execute(conn.conn()).await {
                             // The list stopped at the failing statement, possibly inside
@@ -272,14 +281,22 @@ macro_rules! impl_lead_store {
                         tx.rollback().await?;
                         return Err(email_conflict(self, e, org, env, &lead.email).await);
                     }
-                    let mut events = vec![lead_event(org, env, id, EventKind::LeadUpdated, actor)];
+                    let data = json(&lead.clone().into_wire())?;
+                    let mut events = vec![lead_event(
+                        org,
+                        env,
+                        id,
+                        EventKind::LeadUpdated,
+                        actor,
+                        data.clone(),
+                    )];
                     let reached = match lead.status {
                         LeadStatus::Qualified => Some(EventKind::LeadQualified),
                         LeadStatus::Converted => Some(EventKind::LeadConverted),
                         _ => None,
                     };
                     if let Some(kind) = reached.filter(|_| lead.status != before) {
-                        events.push(lead_event(org, env, id, kind, actor));
+                        events.push(lead_event(org, env, id, kind, actor, data));
                     }
                     Self::commit_change(tx, &events, false).await?;
                     Ok(Some(lead))
@@ -304,7 +321,15 @@ macro_rules! impl_lead_store {
                         tx.rollback().await?;
                         return Ok(false);
                     }
-                    let event = lead_event(org, env, id, EventKind::LeadDeleted, actor);
+                    let data = serde_json::json!({"id": id.as_str(), "deleted": true});
+                    let event = lead_event(
+                        org,
+                        env,
+                        id,
+                        EventKind::LeadDeleted,
+                        actor,
+                        data.to_string(),
+                    );
                     Self::commit_change(tx, &[event], false).await?;
                     Ok(true)
                 }

@@ -78,6 +78,7 @@ fn event(
         kind,
         subject: Subject::Key(key.clone()),
         actor: Actor::local("cli"),
+        data: None,
     }
 }
 
