@@ -133,7 +133,8 @@ impl From<synaptiq_app::webhooks::WebhookError> for ApiError {
         use synaptiq_app::webhooks::WebhookError;
         match e {
             WebhookError::Invalid(f) => f.into(),
-            WebhookError::NotFound => ApiError::not_found("webhook endpoint"),
+            WebhookError::NotFound => ApiError::not_found("webhook endpoint or delivery"),
+            WebhookError::Disabled => ApiError::new(ErrorCode::Conflict, e.to_string()),
             WebhookError::Store(e) => e.into(),
         }
     }

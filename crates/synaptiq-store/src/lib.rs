@@ -47,6 +47,6 @@ pub use users::{
     NewSession, Role, SessionHash, SessionRecord, SessionStore, UserRecord, UserStore,
 };
 pub use webhooks::{
-    AttemptOutcome, ClaimedDelivery, DeliveryRecord, EndpointRecord, EventFilter, Next,
-    WebhookStore,
+    AttemptOutcome, ClaimedDelivery, DeliveryRecord, DeliveryStore, EndpointRecord, EventFilter,
+    Next, WebhookStore,
 };

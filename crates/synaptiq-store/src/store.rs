@@ -42,7 +42,7 @@ use crate::orgs::OrgStore;
 use crate::peppers::PepperStore;
 use crate::usage::UsageStore;
 use crate::users::{SessionStore, UserStore};
-use crate::webhooks::WebhookStore;
+use crate::webhooks::{DeliveryStore, WebhookStore};
 
 /// Everything the server needs from storage.
 #[async_trait]
@@ -56,6 +56,7 @@ pub trait Store:
     + UsageStore
     + AuditStore
     + WebhookStore
+    + DeliveryStore
     + Send
     + Sync
 {
@@ -86,6 +87,7 @@ macro_rules! impl_store {
         $crate::leads::impl_lead_store!($store, $db);
         $crate::events::impl_audit_store!($store);
         $crate::webhooks::impl_webhook_store!($store, $db);
+        $crate::webhooks::impl_delivery_store!($store, $db);
 
         const _: () = {
             use async_trait::async_trait;

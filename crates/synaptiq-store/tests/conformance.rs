@@ -67,3 +67,5 @@ mod leads;
 mod orgs_users_audit;
 #[path = "conformance/peppers.rs"]
 mod peppers;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;

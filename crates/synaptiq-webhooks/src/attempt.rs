@@ -116,7 +116,13 @@ fn error_code(e: &reqwest::Error) -> &'static str {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut text = String::new();
     while let Some(s) = source {
-        if let Some(r) = s.downcast_ref::<ResolveError>() {
+        // The resolver's error arrives wrapped in an `io::Error`, whose `source()` skips
+        // what it wraps: look inside with `get_ref`.
+        let inner = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|e| e.downcast_ref::<ResolveError>());
+        if let Some(r) = s.downcast_ref::<ResolveError>().or(inner) {
             return match r {
                 ResolveError::Blocked => "blocked_address",
                 ResolveError::Dns(_) => "dns",
@@ -125,6 +131,16 @@ fn error_code(e: &reqwest::Error) -> &'static str {
         text.push_str(&s.to_string().to_lowercase());
         text.push(' ');
         source = s.source();
+    }
+    // hyper-util's `DnsError` does not expose what our resolver returned as a source; its
+    // `Debug` does.
+    let debug = format!("{e:?}");
+    if debug.contains("DnsError") {
+        return if debug.contains("inner: Blocked") {
+            "blocked_address"
+        } else {
+            "dns"
+        };
     }
     if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
         "tls"

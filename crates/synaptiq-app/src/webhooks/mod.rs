@@ -6,7 +6,7 @@ pub mod address;
 mod catalogue;
 
 use synaptiq_core::event::EventKind;
-use synaptiq_core::ids::{OrgId, WebhookEndpointId};
+use synaptiq_core::ids::{EventId, OrgId, WebhookEndpointId};
 use synaptiq_core::scope::Environment;
 use synaptiq_core::webhook::WebhookSecret;
 use synaptiq_store::{Actor, DeliveryRecord, EndpointRecord, EventFilter, StoreError};
@@ -47,6 +47,9 @@ pub enum WebhookError {
     /// No such endpoint (or delivery) in this organization and environment.
     #[error("not found")]
     NotFound,
+    /// The endpoint is disabled: nothing can be sent to it until it is enabled again.
+    #[error("The endpoint is disabled: enable it (PATCH with \"enabled\": true) first.")]
+    Disabled,
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -272,10 +275,46 @@ impl Services {
         if since.millis() < now.millis() - RECOVER_MAX_MS || since > now {
             return Err(FieldError::new("since", "since must be within the last 14 days").into());
         }
+        self.enabled_endpoint(org, env, id).await?;
         self.store
             .recover(org, env, id, since, now)
             .await?
             .ok_or(WebhookError::NotFound)
+    }
+
+    /// Sends one delivery again now, its schedule starting afresh.
+    pub async fn redeliver(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &WebhookEndpointId,
+        event: &EventId,
+    ) -> Result<DeliveryRecord, WebhookError> {
+        self.enabled_endpoint(org, env, id).await?;
+        self.store
+            .redeliver(org, env, id, event, Timestamp::now())
+            .await?
+            .ok_or(WebhookError::NotFound)
+    }
+
+    /// The endpoint, if it exists and is enabled (a disabled one's deliveries are never
+    /// claimed, so scheduling one would wait forever).
+    async fn enabled_endpoint(
+        &self,
+        org: &OrgId,
+        env: Environment,
+        id: &WebhookEndpointId,
+    ) -> Result<EndpointRecord, WebhookError> {
+        let e = self
+            .store
+            .get_endpoint(org, env, id)
+            .await?
+            .ok_or(WebhookError::NotFound)?;
+        if e.enabled {
+            Ok(e)
+        } else {
+            Err(WebhookError::Disabled)
+        }
     }
 
     /// Sends the endpoint a signed `webhook.test` through the outbox (due at once).
@@ -286,11 +325,7 @@ impl Services {
         id: &WebhookEndpointId,
         actor: &Actor,
     ) -> Result<DeliveryRecord, WebhookError> {
-        let e = self
-            .store
-            .get_endpoint(org, env, id)
-            .await?
-            .ok_or(WebhookError::NotFound)?;
+        let e = self.enabled_endpoint(org, env, id).await?;
         Ok(self.store.send_test(&e, actor, Timestamp::now()).await?)
     }
 }

@@ -49,7 +49,10 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver", tag = "webhooks", operation_id = "redeliverWebhook",
     params(("id" = String, Path, description = "The endpoint's id (`whep_…`).", example = "whep_01HQ3VXK9BWMN4F6T2P8R5GYSC"),
            ("deliveryId" = String, Path, description = "The delivery's event id (`evt_…`).", example = "evt_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
-    responses((status = 202, description = "Scheduled: the delivery, due now.", body = WebhookDelivery)))]
+    responses(
+        (status = 202, description = "Scheduled: the delivery, due now.", body = WebhookDelivery),
+        (status = 409, description = "The endpoint is disabled.", body = synaptiq_types::ErrorBody),
+    ))]
 pub async fn redeliver(
     State(app): State<AppState>,
     caller: Caller,
@@ -59,23 +62,19 @@ pub async fn redeliver(
     let event = EventId::parse(&delivery).map_err(|_| ApiError::not_found("webhook delivery"))?;
     let k = &caller.auth.key;
     let d = app
-        .store
-        .redeliver(
-            &k.org_id,
-            k.environment,
-            &id,
-            &event,
-            synaptiq_types::time::Timestamp::now(),
-        )
-        .await?
-        .ok_or_else(|| ApiError::not_found("webhook delivery"))?;
+        .services
+        .redeliver(&k.org_id, k.environment, &id, &event)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(d.into_wire())).into_response())
 }
 
 /// Sends again every failed delivery of events since `since` (at most 14 days back).
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/recover", tag = "webhooks", operation_id = "recoverWebhook", request_body = RecoverWebhook,
     params(("id" = String, Path, description = "The endpoint's id (`whep_…`).", example = "whep_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
-    responses((status = 202, description = "How many failed deliveries were scheduled again.", body = RecoveredDeliveries)))]
+    responses(
+        (status = 202, description = "How many failed deliveries were scheduled again.", body = RecoveredDeliveries),
+        (status = 409, description = "The endpoint is disabled.", body = synaptiq_types::ErrorBody),
+    ))]
 pub async fn recover(
     State(app): State<AppState>,
     caller: Caller,
@@ -98,7 +97,10 @@ pub async fn recover(
 /// Sends the endpoint a signed `webhook.test` now, whatever it subscribes to.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", operation_id = "testWebhook",
     params(("id" = String, Path, description = "The endpoint's id (`whep_…`).", example = "whep_01HQ3VXK9BWMN4F6T2P8R5GYSC")),
-    responses((status = 202, description = "The test delivery, due now; see its outcome in the delivery log.", body = WebhookDelivery)))]
+    responses(
+        (status = 202, description = "The test delivery, due now; see its outcome in the delivery log.", body = WebhookDelivery),
+        (status = 409, description = "The endpoint is disabled.", body = synaptiq_types::ErrorBody),
+    ))]
 pub async fn test(
     State(app): State<AppState>,
     caller: Caller,

@@ -13,15 +13,16 @@ use crate::error::Result;
 use crate::events::Actor;
 
 mod imp;
+mod imp_delivery;
 pub(crate) mod sql;
 pub(crate) use imp::impl_webhook_store;
+pub(crate) use imp_delivery::impl_delivery_store;
 
 /// How long an endpoint whose every attempt fails stays enabled.
 pub const DISABLE_AFTER_MS: i64 = 5 * 24 * 3600 * 1000;
 
-/// Webhook endpoints and deliveries. Endpoint reads and changes are scoped to an organization
-/// and environment; the worker's calls ([`Self::claim_deliveries`], [`Self::finish_attempts`])
-/// span every organization.
+/// Webhook endpoints and their delivery logs, scoped to an organization and environment (the
+/// worker's calls are [`DeliveryStore`]'s).
 #[async_trait]
 pub trait WebhookStore {
     /// Stores a new endpoint.
@@ -66,8 +67,8 @@ pub trait WebhookStore {
         status: Option<DeliveryStatus>,
         page: PageRequest,
     ) -> Result<Option<(Vec<DeliveryRecord>, u64)>>;
-    /// Schedules one delivery again at `now`, its schedule starting afresh; `None` when the
-    /// endpoint or the delivery is absent.
+    /// Schedules one delivery again at `now`, its schedule starting afresh (one in flight on
+    /// a worker is left as it is); `None` when the endpoint or the delivery is absent.
     async fn redeliver(
         &self,
         org: &OrgId,
@@ -93,6 +94,12 @@ pub trait WebhookStore {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<DeliveryRecord>;
+}
+
+/// The delivery worker's calls, across every organization: claims, outcomes (with each
+/// endpoint's health) and pruning.
+#[async_trait]
+pub trait DeliveryStore {
     /// Claims up to `limit` due deliveries of enabled endpoints (not those in `skip`) until
     /// `lease_until`: no other claim takes them before then (on PostgreSQL rows another node
     /// is claiming are skipped, not waited for). Oldest due first.
