@@ -7,6 +7,9 @@
 //! - [`csrf`]: the Origin / `Sec-Fetch-Site` check and the synchronizer tokens.
 //! - [`login`]: sign-in (throttled per account and per IP) and sign-out.
 //! - [`keys`], [`rotate`]: the keys page; create, rotate, revoke (through `synaptiq_app::keys`).
+//! - [`webhooks`], [`webhook_actions`], [`webhook_deliveries`] + [`webhook_view`]: webhook
+//!   endpoints; add (secret shown once), test, rotate the secret, disable, delete, and each
+//!   endpoint's deliveries with Redeliver (through `synaptiq_app::webhooks`).
 //! - [`usage`] + [`charts`]: requests per key over time as inline SVG, and rate-limit state.
 //! - [`audit`], [`org`]: the audit log and the organization page.
 //! - [`view`]: formatting shared by the pages. [`assets`]: the CSS, JS and icon.
@@ -26,6 +29,10 @@ pub mod rotate;
 pub mod session;
 pub mod usage;
 pub mod view;
+pub mod webhook_actions;
+pub mod webhook_deliveries;
+pub mod webhook_view;
+pub mod webhooks;
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -91,7 +98,7 @@ pub struct Chrome {
     pub org_name: String,
     /// The CSRF token for this session's forms.
     pub csrf: String,
-    /// The navigation entry of this page (`keys`, `usage`, `audit`, `org`).
+    /// The navigation entry of this page (`keys`, `webhooks`, `usage`, `audit`, `org`).
     pub active: &'static str,
     /// The environment shown (live or test), for the navigation links.
     pub env: &'static str,
@@ -269,6 +276,66 @@ pub fn routes() -> Vec<Route> {
             "/dashboard/keys/{id}/revoke",
             session(Admin),
             rotate::revoke,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/webhooks",
+            session(Viewer),
+            webhooks::page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks",
+            session(Admin),
+            webhooks::create,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/webhooks/{id}/deliveries",
+            session(Viewer),
+            webhook_deliveries::page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks/{id}/deliveries/{event}/redeliver",
+            session(Admin),
+            webhook_deliveries::redeliver,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks/{id}/test",
+            session(Admin),
+            webhook_actions::test,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks/{id}/enabled",
+            session(Admin),
+            webhook_actions::set_enabled,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/webhooks/{id}/rotate",
+            session(Admin),
+            webhook_actions::rotate_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks/{id}/rotate",
+            session(Admin),
+            webhook_actions::rotate,
+        ),
+        unlisted(
+            M::GET,
+            "/dashboard/webhooks/{id}/delete",
+            session(Admin),
+            webhook_actions::delete_page,
+        ),
+        unlisted(
+            M::POST,
+            "/dashboard/webhooks/{id}/delete",
+            session(Admin),
+            webhook_actions::delete,
         ),
         unlisted(M::GET, "/dashboard/usage", session(Viewer), usage::page),
         unlisted(M::GET, "/dashboard/audit", session(Viewer), audit::page),

@@ -26,7 +26,8 @@ fn filters() -> Vec<(&'static str, &'static str)> {
             r"sk_(live|test)_[0-9A-Za-z]{4}…[0-9A-Za-z]{4}",
             "sk_${1}_[HINT]",
         ),
-        (r"\b(key|org|user|req)_[0-9A-Z]{26}\b", "[${1}_ID]"),
+        (r"whsec_[0-9A-Za-z+/]{40,}={0,2}", "[WHSEC]"),
+        (r"\b(key|org|user|req|whep|evt)_[0-9A-Z]{26}\b", "[${1}_ID]"),
         (r"\b[0-9a-f]{64}\b", "[TOKEN]"),
         (r#"datetime="[^"]*""#, r#"datetime="[ISO]""#),
         (r"<time([^>]*)>[^<]*</time>", "<time${1}>[WHEN]</time>"),
@@ -286,4 +287,82 @@ async fn usage_audit_and_organization_pages() {
         "organization",
         &page(&f, &f.owner, "/dashboard/organization").await,
     );
+}
+
+#[tokio::test]
+async fn webhooks_pages() {
+    use synaptiq_types::webhooks::{CreateWebhookEndpoint, UpdateWebhookEndpoint};
+    let f = fixture().await;
+    let svc = &f.t.app.services;
+    let mut ids = Vec::new();
+    for (path, events, description) in [
+        (
+            "crm",
+            vec!["lead.created", "lead.qualified"],
+            Some("CRM sync"),
+        ),
+        ("ops", vec!["*"], None),
+    ] {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        let body = CreateWebhookEndpoint {
+            url: format!("https://93.184.216.34/{path}"),
+            events: events.into_iter().map(str::to_owned).collect(),
+            description: description.map(str::to_owned),
+            secret: None,
+        };
+        let (e, _) = svc
+            .create_endpoint(&f.org, Environment::Live, &body)
+            .await
+            .expect("endpoint");
+        ids.push(e.id);
+    }
+    let off = UpdateWebhookEndpoint {
+        enabled: Some(false),
+        ..UpdateWebhookEndpoint::default()
+    };
+    svc.update_endpoint(&f.org, Environment::Live, &ids[1], &off)
+        .await
+        .expect("disable");
+    svc.send_test_delivery(&f.org, Environment::Live, &ids[0], &Actor::local("test"))
+        .await
+        .expect("test delivery");
+    snapshot("webhooks", &page(&f, &f.owner, "/dashboard/webhooks").await);
+    snapshot(
+        "webhooks_viewer",
+        &page(&f, &f.viewer, "/dashboard/webhooks").await,
+    );
+    let id = &ids[0];
+    for (name, path) in [
+        (
+            "webhook_deliveries",
+            format!("/dashboard/webhooks/{id}/deliveries?env=live"),
+        ),
+        (
+            "webhook_rotate_confirm",
+            format!("/dashboard/webhooks/{id}/rotate?env=live"),
+        ),
+        (
+            "webhook_delete_confirm",
+            format!("/dashboard/webhooks/{id}/delete?env=live"),
+        ),
+    ] {
+        snapshot(name, &page(&f, &f.owner, &path).await);
+    }
+    // Added: the secret panel (the secret itself is redacted).
+    let csrf = csrf_of(&page(&f, &f.owner, "/dashboard/webhooks").await);
+    let r =
+        f.t.submit(
+            "/dashboard/webhooks",
+            &f.owner.cookies(),
+            &[
+                ("csrf", &csrf),
+                ("env", "live"),
+                ("url", "https://93.184.216.34/new"),
+                ("events", "key.exposed"),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    snapshot("webhooks_created", html(&r));
 }

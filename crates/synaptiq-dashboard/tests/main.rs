@@ -13,3 +13,5 @@ mod common;
 mod dashboard;
 mod dashboard_keys;
 mod dashboard_pages;
+mod dashboard_webhook_actions;
+mod dashboard_webhooks;
