@@ -28,6 +28,7 @@ pages!(
     "errors",
     "leads",
     "keys",
+    "webhooks",
     "me",
 );
 
