@@ -14,14 +14,26 @@
 #   redis-outage   Redis killed and restarted under one key's load (a private redis-server)
 #   revoke-rotate  two nodes on one database: revocation and rotation under load
 #   abandon        clients hanging up mid-creation beside steady writes and key changes
+#   webhooks-kill9     leads created and updated while the server is killed with SIGKILL; every
+#                      acknowledged change's event must reach a receiver that verifies it with
+#                      the PyPI `standardwebhooks` package (at least once), SQLite
+#   webhooks-two-nodes two nodes on one PostgreSQL (a private cluster), both delivering: every
+#                      event exactly once
 #
 # Knobs: RELIABILITY_FLOOD (10000 idle connections), RELIABILITY_REQUESTS (500 legitimate
 # requests), RELIABILITY_KILLS (40 kill -9 cycles, 2 s apart), RELIABILITY_SLOW (800 slow
 # heads), RELIABILITY_PHASE (20 s per Redis phase, and the abandon run's length),
-# RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN (a binary),
-# RELIABILITY_STRICT=1 (a scenario this machine cannot run fails instead of passing; CI sets it).
+# RELIABILITY_WEBHOOK_CHANGES (1000 lead changes under webhooks-kill9), RELIABILITY_WEBHOOK_KILLS
+# (5 kill -9 cycles under webhooks-kill9, 2 s apart), RELIABILITY_WEBHOOK_LEADS (10000 leads for
+# webhooks-two-nodes), RELIABILITY_SKIP_BUILD=1 (use target/release as it is), RELIABILITY_BIN
+# (a binary), RELIABILITY_STRICT=1 (a scenario this machine cannot run fails instead of passing;
+# CI sets it).
 # The short CI version: RELIABILITY_FLOOD=1000 RELIABILITY_REQUESTS=200 RELIABILITY_KILLS=3
-# RELIABILITY_SLOW=100 RELIABILITY_PHASE=5.
+# RELIABILITY_SLOW=100 RELIABILITY_PHASE=5 RELIABILITY_WEBHOOK_CHANGES=200
+# RELIABILITY_WEBHOOK_KILLS=2 RELIABILITY_WEBHOOK_LEADS=500.
+#
+# The webhook scenarios run with the git-ignored $ROOT/.venv (as scripts/schemathesis.sh), where
+# this script installs the pinned `standardwebhooks` when it is missing.
 #
 # PostgreSQL and Redis scenarios run private servers of their own (initdb + pg_ctl as the
 # postgres user, redis-server on a free port); without them the scenario says it was skipped.
@@ -32,10 +44,24 @@ REQUESTS=${RELIABILITY_REQUESTS:-500}
 KILLS=${RELIABILITY_KILLS:-40}
 SLOW=${RELIABILITY_SLOW:-800}
 PHASE=${RELIABILITY_PHASE:-20}
-SCENARIOS=${*:-idle-flood slowloris bad-input pepper kill9 kill9-pg pg-outage redis-outage revoke-rotate abandon}
+WEBHOOK_CHANGES=${RELIABILITY_WEBHOOK_CHANGES:-1000}
+WEBHOOK_KILLS=${RELIABILITY_WEBHOOK_KILLS:-5}
+WEBHOOK_LEADS=${RELIABILITY_WEBHOOK_LEADS:-10000}
+STANDARDWEBHOOKS=1.0.1
+SCENARIOS=${*:-idle-flood slowloris bad-input pepper kill9 kill9-pg pg-outage redis-outage revoke-rotate abandon webhooks-kill9 webhooks-two-nodes}
 HERE="$ROOT/scripts/reliability"
 POLICY="$ROOT/bench/unlimited-policy.toml"
 BIN=${RELIABILITY_BIN:-$ROOT/target/release/synaptiq}
+VENV=$ROOT/.venv
+# The webhook scenarios' receiver verifies with the reference implementation, pinned, in the venv.
+if [[ " $SCENARIOS " == *" webhooks-"* ]] &&
+    ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS')" 2>/dev/null; then
+    if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip >/dev/null
+    fi
+    [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check "standardwebhooks==$STANDARDWEBHOOKS"
+fi
 if [ -z "${RELIABILITY_BIN:-}" ] && [ "${RELIABILITY_SKIP_BUILD:-0}" != 1 ]; then
     (cd "$ROOT" && cargo build --release --bin synaptiq)
 fi
@@ -156,6 +182,10 @@ kill9() {
         --port 18610 --policy "$POLICY" --cycles "$KILLS" "${flags[@]}"
 }
 
+webhooks() {
+    "$VENV/bin/python" "$HERE/webhooks.py" --bin "$BIN" --work "$WORK" --policy "$POLICY" "$@"
+}
+
 faults() {
     python3 "$HERE/faults.py" --bin "$BIN" --work "$WORK/$1" --policy "$POLICY" \
         --phase "$PHASE" "$1"
@@ -182,6 +212,12 @@ for s in $SCENARIOS; do
     abandon)
         echo "== abandon: 4 clients hang up on lead creations 0-3 ms in, beside 2 writers and key changes (SQLite, ${PHASE} s)"
         faults abandon || status=1 ;;
+    webhooks-kill9)
+        echo "== webhooks-kill9: $WEBHOOK_CHANGES lead changes, the server killed with SIGKILL $WEBHOOK_KILLS times; every acknowledged change delivered and verified (SQLite)"
+        webhooks kill9 --changes "$WEBHOOK_CHANGES" --kills "$WEBHOOK_KILLS" || status=1 ;;
+    webhooks-two-nodes)
+        echo "== webhooks-two-nodes: $WEBHOOK_LEADS leads over two nodes on one PostgreSQL, both delivering; each event exactly once"
+        webhooks two-nodes --leads "$WEBHOOK_LEADS" || status=1 ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
     esac
 done
