@@ -24,7 +24,66 @@ macro_rules! impl_delivery_store {
                 Next,
             };
 
+            /// `($first, $first+1, …), (…)`: `rows` tuples of `width` placeholders.
+            fn values_list(first: usize, width: usize, rows: usize) -> String {
+                let tuple = |r: usize| {
+                    let cols: Vec<String> =
+                        (0..width).map(|c| format!("${}", first + r * width + c)).collect();
+                    format!("({})", cols.join(", "))
+                };
+                (0..rows).map(tuple).collect::<Vec<_>>().join(", ")
+            }
+
             impl $store {
+                /// Stores successful attempts inside `tx`: their deliveries in one statement,
+                /// then the health of their endpoints (a success ends a run of failures).
+                async fn finish_delivered(
+                    tx: &mut <$db as sqlx::Database>::Connection,
+                    delivered: &[&AttemptOutcome],
+                ) -> Result<()> {
+                    if delivered.is_empty() {
+                        return Ok(());
+                    }
+                    // VALUES columns are column1… on both backends.
+                    let sql = format!(
+                        "UPDATE webhook_deliveries SET status = 'delivered', \
+                         attempts = v.column3, next_attempt_at = NULL, claimed_until = NULL, \
+                         last_attempt_at = v.column4, last_status = v.column5, \
+                         last_error = NULL, last_latency_ms = v.column6, \
+                         last_response = v.column7 \
+                         FROM (VALUES {}) AS v \
+                         WHERE webhook_deliveries.endpoint_id = v.column1 \
+                         AND webhook_deliveries.event_id = v.column2",
+                        values_list(1, 7, delivered.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for o in delivered {
+                        q = q
+                            .bind(o.endpoint_id.as_str())
+                            .bind(&o.event_id)
+                            .bind(o.attempts)
+                            .bind(o.at.millis())
+                            .bind(o.http_status.map(i64::from))
+                            .bind(o.latency_ms)
+                            .bind(&o.response);
+                    }
+                    q.execute(&mut *tx).await?;
+                    let mut ids: Vec<&str> = delivered.iter().map(|o| o.endpoint_id.as_str()).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    let sql = format!(
+                        "UPDATE webhook_endpoints SET consecutive_failures = 0, \
+                         failing_since = NULL WHERE consecutive_failures <> 0 AND id IN ({})",
+                        (1..=ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for id in ids {
+                        q = q.bind(id);
+                    }
+                    q.execute(&mut *tx).await?;
+                    Ok(())
+                }
+
                 /// Applies one attempt's outcome inside `tx`; the endpoint, if this attempt
                 /// disables it.
                 async fn finish_one(
@@ -147,16 +206,19 @@ macro_rules! impl_delivery_store {
                             .iter()
                             .map(|r| claimed_from_row(r, now))
                             .collect::<Result<Vec<_>>>()?;
-                        for c in &claimed {
-                            sqlx::query(
+                        if !claimed.is_empty() {
+                            // One statement for the whole claim: on SQLite every statement is
+                            // a trip to the writer thread while the write lock is held.
+                            let sql = format!(
                                 "UPDATE webhook_deliveries SET claimed_until = $1 \
-                                 WHERE endpoint_id = $2 AND event_id = $3",
-                            )
-                            .bind(lease_until.millis())
-                            .bind(c.endpoint_id.as_str())
-                            .bind(&c.event_id)
-                            .execute(&mut *tx)
-                            .await?;
+                                 WHERE (endpoint_id, event_id) IN (VALUES {})",
+                                values_list(2, 2, claimed.len())
+                            );
+                            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(lease_until.millis());
+                            for c in &claimed {
+                                q = q.bind(c.endpoint_id.as_str()).bind(&c.event_id);
+                            }
+                            q.execute(&mut *tx).await?;
                         }
                         Ok::<_, StoreError>(claimed)
                     }
@@ -193,18 +255,22 @@ macro_rules! impl_delivery_store {
                     if outcomes.is_empty() {
                         return Ok(Vec::new());
                     }
-                    // Endpoint rows are locked in id order (PostgreSQL), so two nodes
-                    // finishing batches never wait on each other in opposite orders.
-                    let mut sorted: Vec<&AttemptOutcome> = outcomes.iter().collect();
-                    sorted.sort_by(|a, b| a.endpoint_id.as_str().cmp(b.endpoint_id.as_str()));
+                    // Failures one by one, endpoint rows locked in id order (PostgreSQL), so
+                    // two nodes finishing batches never wait on each other in opposite orders;
+                    // then every success in two statements (the common case: on SQLite each
+                    // statement is a trip to the writer thread while the write lock is held).
+                    let (delivered, mut failed): (Vec<&AttemptOutcome>, Vec<&AttemptOutcome>) =
+                        outcomes.iter().partition(|o| o.next == Next::Delivered);
+                    failed.sort_by(|a, b| a.endpoint_id.as_str().cmp(b.endpoint_id.as_str()));
                     let mut tx = self.writer().begin().await?;
                     let done = async {
                         let mut disabled = Vec::new();
-                        for o in sorted {
+                        for o in failed {
                             if let Some(e) = Self::finish_one(&mut *tx, o).await? {
                                 disabled.push(e);
                             }
                         }
+                        Self::finish_delivered(&mut *tx, &delivered).await?;
                         Ok::<_, StoreError>(disabled)
                     }
                     .await;
