@@ -1,6 +1,6 @@
 """Schemathesis hooks for scripts/schemathesis.sh.
 
-Two rules of the Synaptiq API are stated in the OpenAPI document in words, because JSON Schema
+Four rules of the Synaptiq API are stated in the OpenAPI document in words, because JSON Schema
 cannot express them. These hooks teach the generator those rules, and nothing else:
 
 - `allowedIps` entries have `format: cidr` (an IPv4 or IPv6 address, or a CIDR block). JSON
@@ -59,14 +59,54 @@ def _future_expiry(case):
     return case
 
 
+_USABLE_URL = re.compile(r"https://(?:[1-9]|[1-9][0-9])(?:\.[0-9]{1,3}){3}(?:/[!-~]*)?", re.ASCII)
+
+
+def _usable_webhook(case):
+    operation = case.operation
+    if not operation.path.startswith("/api/v1/webhooks"):
+        return case
+    if (operation.method.upper(), operation.path) not in (
+        ("POST", "/api/v1/webhooks"),
+        ("PATCH", "/api/v1/webhooks/{id}"),
+    ):
+        return case
+    body = case.body
+    if not isinstance(body, dict):
+        return case
+    url = body.get("url")
+    if isinstance(url, str) and 1 <= len(url) <= 2048 and not _USABLE_URL.fullmatch(url):
+        body["url"] = "https://93.184.216.34/hooks/" + str(len(url))
+    events = body.get("events")
+    if isinstance(events, list) and "*" in events and len(events) > 1:
+        rest = [e for e in events if e != "*"]
+        body["events"] = rest or ["*"]
+    return case
+
+
+def _recent_since(case):
+    operation = case.operation
+    if operation.method.upper() != "POST" or not operation.path.endswith("/recover"):
+        return case
+    body = case.body
+    if not isinstance(body, dict) or not isinstance(body.get("since"), str):
+        return case
+    instant = _instant(body["since"])
+    now = datetime.now(timezone.utc)
+    if instant is not None and not (now - timedelta(days=13) <= instant <= now):
+        earlier = now - timedelta(seconds=60 + instant.toordinal() % (12 * 86400))
+        body["since"] = earlier.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return case
+
+
 @schemathesis.hook
 def map_case(context, case):
     """Generated cases (coverage, fuzzing and stateful phases)."""
-    return _future_expiry(case)
+    return _usable_webhook(_recent_since(_future_expiry(case)))
 
 
 @schemathesis.hook
 def before_add_examples(context, examples):
     """Cases of the examples phase, which does not pass through `map_case`."""
     for case in examples:
-        _future_expiry(case)
+        _usable_webhook(_recent_since(_future_expiry(case)))

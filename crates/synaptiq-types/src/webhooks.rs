@@ -253,7 +253,7 @@ impl DeliveryStatus {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schema(example = json!({"since": "2026-04-01T00:00:00.000Z"}))]
 pub struct RecoverWebhook {
-    /// Resend every failed delivery of events since then (at most 14 days ago).
+    /// Resend every failed delivery of events since then (within the last 14 days).
     #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
 }
@@ -302,10 +302,20 @@ pub fn envelope(id: &str, kind: &str, created_at: Timestamp, version: i64, data:
 /// What the validators enforce, as JSON Schema keywords for the OpenAPI document.
 pub fn schema_constraints() -> Vec<(&'static str, &'static str, serde_json::Value)> {
     use serde_json::json;
+    // An absolute `https://` URL whose host is not internal: said in words (the field's
+    // description); scripts/schemathesis_hooks.py teaches the generator.
     let url = json!({"minLength": 1, "maxLength": URL_MAX});
-    let events = json!({"minItems": 1, "maxItems": 64});
     let description = json!({"maxLength": DESCRIPTION_MAX});
+    // One form a valid secret may take (`whsec_` + base64 of 32 bytes); the server also
+    // takes 24–64 bytes, which one pattern cannot state with base64's trailing-bit rule.
+    let secret = json!({"pattern": "^whsec_[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"});
+    let mut types: Vec<&str> = synaptiq_core::event::EventKind::webhook_catalogue()
+        .map(|k| k.as_str())
+        .collect();
+    types.push("*");
+    let events = json!({"minItems": 1, "maxItems": 64, "items": {"enum": types}});
     vec![
+        ("CreateWebhookEndpoint", "secret", secret),
         ("CreateWebhookEndpoint", "url", url.clone()),
         ("CreateWebhookEndpoint", "events", events.clone()),
         ("CreateWebhookEndpoint", "description", description.clone()),

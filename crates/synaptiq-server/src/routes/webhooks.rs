@@ -198,6 +198,10 @@ pub const RESOURCE: Resource = Resource {
                     "GetWebhook": link("getWebhook", "/id"),
                     "UpdateWebhook": link("updateWebhook", "/id"),
                     "DeleteWebhook": link("deleteWebhook", "/id"),
+                    "ListWebhookDeliveries": link("listWebhookDeliveries", "/id"),
+                    "RotateWebhookSecret": link("rotateWebhookSecret", "/id"),
+                    "TestWebhook": link("testWebhook", "/id"),
+                    "RecoverWebhook": link("recoverWebhook", "/id"),
                 }),
             )],
             ..Default::default()
